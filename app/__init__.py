@@ -1,0 +1,1 @@
+"""Todo API: the FastAPI application, its settings, database, security and services."""

@@ -1,0 +1,1 @@
+"""The REST door: thin routes over the services, and the mapping of errors to HTTP."""

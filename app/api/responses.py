@@ -1,0 +1,39 @@
+"""OpenAPI documentation of the error answers, so generated clients know every status code."""
+
+from typing import Any
+
+from models.errors import ErrorBody, ValidationErrorBody
+
+_INTEGER_HEADER = {"schema": {"type": "integer"}}
+
+_DOCS: dict[int, dict[str, Any]] = {
+    400: {"model": ValidationErrorBody, "description": "Invalid input; `errors` names each field"},
+    401: {
+        "model": ErrorBody,
+        "description": "Missing, invalid or expired credentials",
+        "headers": {
+            "WWW-Authenticate": {"description": "Always `Bearer`", "schema": {"type": "string"}}
+        },
+    },
+    404: {"model": ErrorBody, "description": "The task does not exist or is not yours"},
+    413: {"model": ErrorBody, "description": "Request body larger than the limit (1 MiB)"},
+    429: {
+        "model": ErrorBody,
+        "description": "Too many failed logins for this email",
+        "headers": {"Retry-After": {"description": "Seconds to wait", **_INTEGER_HEADER}},
+    },
+    503: {"model": ErrorBody, "description": "The database is unavailable"},
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The documented error answers for `codes`, plus 503 (any route may find the database down)."""
+    return {code: _DOCS[code] for code in (*codes, 503)}
+
+
+TOTAL_COUNT_HEADER = {
+    "X-Total-Count": {
+        "description": "Tasks matching the filters, before limit and offset",
+        **_INTEGER_HEADER,
+    }
+}

@@ -1,0 +1,41 @@
+"""Domain errors raised by the services. Each door (REST, GraphQL) maps them once."""
+
+from dataclasses import dataclass
+
+
+class ServiceError(Exception):
+    """Base of the errors a client may see; `message` is safe to show."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(ServiceError):
+    pass
+
+
+class AuthError(ServiceError):
+    """The request is not authenticated, or the credentials are wrong."""
+
+
+class RateLimited(ServiceError):
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class InvalidInput(ServiceError):
+    def __init__(self, message: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
+class Conflict(InvalidInput):
+    """The input is well formed but clashes with what is stored (an email already registered)."""

@@ -1,0 +1,65 @@
+"""The application factory: settings in, a FastAPI app with both doors (REST and GraphQL) out."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+
+from app.api.errors import install_error_handlers
+from app.api.openapi import install_openapi
+from app.api.routes import auth, health, tasks
+from app.middleware import ApiHeadersMiddleware, BodyLimitMiddleware
+from app.runtime import Runtime
+from app.settings import Settings, get_settings
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Short operation ids (`signup`, `list_tasks`) for generated clients: the handler's name."""
+    return route.name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    runtime = Runtime.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if not settings.is_sqlite:
+            # One worker thread per pooled connection: a request never waits for a thread while
+            # holding a connection, nor for a connection while holding a thread.
+            limiter = anyio.to_thread.current_default_thread_limiter()
+            limiter.total_tokens = settings.pool_size + settings.max_overflow
+        yield
+        runtime.engine.dispose()
+
+    app = FastAPI(
+        title="Todo API",
+        version="1.0.0",
+        description="A multi-user todo service: REST under `/api`, GraphQL at `/graphql`.",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.runtime = runtime
+
+    api = APIRouter(prefix="/api")
+    api.include_router(health.router)
+    api.include_router(auth.router)
+    api.include_router(tasks.router)
+    app.include_router(api)
+
+    install_error_handlers(app)
+    install_openapi(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type"],
+        expose_headers=["X-Total-Count", "Retry-After", "WWW-Authenticate"],
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ApiHeadersMiddleware)
+    return app

@@ -1,0 +1,31 @@
+"""The long-lived parts of one running service, built once from the settings and injected."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from app.database import create_db_engine
+from app.security import PasswordHasher
+from app.settings import Settings
+from app.throttle import LoginThrottle
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    engine: Engine
+    hasher: PasswordHasher
+    throttle: LoginThrottle
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Runtime":
+        return cls(
+            settings=settings,
+            engine=create_db_engine(settings),
+            hasher=PasswordHasher(settings.bcrypt_rounds, settings.max_concurrent_hashes),
+            throttle=LoginThrottle(
+                settings.rate_limit_storage_url,
+                settings.login_max_failures,
+                settings.login_window_seconds,
+            ),
+        )

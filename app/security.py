@@ -1,0 +1,116 @@
+"""Passwords and tokens: plain functions over bcrypt and PyJWT, with no web framework in sight."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any, Literal
+
+import anyio
+import bcrypt
+import jwt
+
+from app.errors import AuthError
+from models.types import utcnow
+
+ALGORITHM = "HS256"
+TokenType = Literal["access", "refresh"]
+
+
+def hash_password(password: str, rounds: int) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    """bcrypt 5 raises on passwords over 72 bytes; such a password never matches."""
+    try:
+        return bcrypt.checkpw(password.encode(), password_hash.encode())
+    except ValueError:
+        return False
+
+
+@cache
+def dummy_hash(rounds: int) -> str:
+    """A hash to check unknown emails against, so they cost what a wrong password costs."""
+    return hash_password("not a real password", rounds)
+
+
+class PasswordHasher:
+    """Runs bcrypt in worker threads, at most `max_concurrent` at once.
+
+    Hashing is CPU-bound: more hashes at once than cores only queue inside the CPU while holding
+    threads that other requests need. Waiting callers wait here as coroutines, holding no thread.
+    """
+
+    def __init__(self, rounds: int, max_concurrent: int) -> None:
+        self.rounds = rounds
+        self._slots = anyio.CapacityLimiter(max_concurrent)
+
+    async def hash(self, password: str) -> str:
+        return await anyio.to_thread.run_sync(
+            hash_password, password, self.rounds, limiter=self._slots
+        )
+
+    async def verify(self, password: str, password_hash: str | None) -> bool:
+        """Check `password`; with no hash (unknown user) spend the same time and answer False."""
+        if password_hash is None:
+            await anyio.to_thread.run_sync(
+                verify_password, password, dummy_hash(self.rounds), limiter=self._slots
+            )
+            return False
+        return await anyio.to_thread.run_sync(
+            verify_password, password, password_hash, limiter=self._slots
+        )
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: uuid.UUID
+    token_id: uuid.UUID
+    type: TokenType
+    expires_at: datetime
+
+
+def encode_token(
+    *,
+    user_id: uuid.UUID,
+    type: TokenType,
+    lifetime: timedelta,
+    key: str,
+    token_id: uuid.UUID | None = None,
+) -> tuple[str, TokenClaims]:
+    now = utcnow()
+    claims = TokenClaims(
+        user_id=user_id, token_id=token_id or uuid.uuid4(), type=type, expires_at=now + lifetime
+    )
+    payload: dict[str, Any] = {
+        "sub": str(user_id),
+        "type": type,
+        "jti": str(claims.token_id),
+        "iat": now,
+        "exp": claims.expires_at,
+    }
+    return jwt.encode(payload, key, algorithm=ALGORITHM), claims
+
+
+def decode_token(token: str, *, key: str, expected_type: TokenType) -> TokenClaims:
+    """Verify signature, expiry and type; the algorithm is fixed here, never read from the token."""
+    try:
+        payload = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "sub", "type", "jti"]},
+        )
+        if payload["type"] != expected_type:
+            raise AuthError(f"Expected an {expected_type} token")
+        return TokenClaims(
+            user_id=uuid.UUID(payload["sub"]),
+            token_id=uuid.UUID(payload["jti"]),
+            type=expected_type,
+            expires_at=datetime.fromtimestamp(payload["exp"], tz=utcnow().tzinfo),
+        )
+    except jwt.ExpiredSignatureError:
+        raise AuthError("Token has expired") from None
+    except (jwt.InvalidTokenError, ValueError, TypeError, AttributeError):
+        raise AuthError("Invalid token") from None

@@ -1,0 +1,177 @@
+"""Accounts and tokens: signup, login, refresh rotation with reuse detection, logout.
+
+Signup and login are coroutines: bcrypt runs in the hasher's bounded threads and the database work
+in worker threads, so neither stalls the event loop nor holds a connection while a hash runs.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from anyio import to_thread
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.errors import AuthError, Conflict, FieldError
+from app.security import PasswordHasher, decode_token, encode_token
+from app.settings import Settings
+from app.throttle import LoginThrottle
+from models.token import RefreshToken
+from models.types import utcnow
+from models.user import LoginRequest, SignupRequest, Tokens, User
+
+INVALID_CREDENTIALS = "Invalid credentials"
+EMAIL_TAKEN = "Email already registered"
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """What a successful login or signup-and-login hands back."""
+
+    user: User
+    tokens: Tokens
+
+
+def _email_taken() -> Conflict:
+    return Conflict(EMAIL_TAKEN, [FieldError("email", "is already registered")])
+
+
+def find_user_by_email(session: Session, email: str) -> User | None:
+    user = session.exec(select(User).where(User.email == email)).first()
+    session.commit()  # end the read: no connection is held while the caller hashes
+    return user
+
+
+def _insert_user(session: Session, data: SignupRequest, password_hash: str) -> User:
+    user = User(email=data.email, name=data.name, password_hash=password_hash)
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError:  # the same email signed up at the same moment
+        session.rollback()
+        raise _email_taken() from None
+    return user
+
+
+async def signup(*, session: Session, hasher: PasswordHasher, data: SignupRequest) -> User:
+    if await to_thread.run_sync(find_user_by_email, session, data.email) is not None:
+        raise _email_taken()
+    password_hash = await hasher.hash(data.password)
+    return await to_thread.run_sync(_insert_user, session, data, password_hash)
+
+
+async def login(
+    *,
+    session: Session,
+    hasher: PasswordHasher,
+    throttle: LoginThrottle,
+    settings: Settings,
+    credentials: LoginRequest,
+) -> LoginResult:
+    """Unknown emails and wrong passwords get the same error after the same bcrypt work."""
+    email = credentials.email
+    await to_thread.run_sync(throttle.claim, email)
+    user = await to_thread.run_sync(find_user_by_email, session, email)
+    if not await hasher.verify(credentials.password, user.password_hash if user else None):
+        raise AuthError(INVALID_CREDENTIALS)
+    assert user is not None  # verify() is False without a hash
+    await to_thread.run_sync(throttle.release, email)
+    tokens = await to_thread.run_sync(
+        lambda: issue_tokens(session=session, settings=settings, user_id=user.id)
+    )
+    return LoginResult(user=user, tokens=tokens)
+
+
+def issue_tokens(
+    *, session: Session, settings: Settings, user_id: uuid.UUID, family_id: uuid.UUID | None = None
+) -> Tokens:
+    """A fresh access token and a refresh token recorded in `family_id` (a new chain if None)."""
+    access_lifetime = timedelta(minutes=settings.access_token_minutes)
+    access_token, _ = encode_token(
+        user_id=user_id, type="access", lifetime=access_lifetime, key=settings.signing_key
+    )
+    refresh_token, claims = encode_token(
+        user_id=user_id,
+        type="refresh",
+        lifetime=timedelta(days=settings.refresh_token_days),
+        key=settings.signing_key,
+    )
+    session.add(
+        RefreshToken(
+            id=claims.token_id,
+            user_id=user_id,
+            family_id=family_id or claims.token_id,
+            expires_at=claims.expires_at,
+        )
+    )
+    session.commit()
+    return Tokens(
+        access_token=access_token,
+        refresh_token=refresh_token,
+        expires_in=int(access_lifetime.total_seconds()),
+    )
+
+
+def refresh(*, session: Session, settings: Settings, refresh_token: str) -> Tokens:
+    """Retire `refresh_token` and issue its successor in the same chain.
+
+    Retiring is one conditional UPDATE, so of several concurrent refreshes exactly one wins.
+    A token that was already retired is being replayed: the whole chain is revoked.
+    """
+    claims = decode_token(refresh_token, key=settings.signing_key, expected_type="refresh")
+    now = utcnow()
+    retired = session.exec(
+        update(RefreshToken)
+        .where(
+            col(RefreshToken.id) == claims.token_id,
+            col(RefreshToken.revoked_at).is_(None),
+            col(RefreshToken.expires_at) > now,
+        )
+        .values(revoked_at=now)
+        .returning(col(RefreshToken.family_id))
+    ).first()
+    if retired is None:
+        _revoke_chain_if_replayed(session, claims.token_id)
+        raise AuthError("Invalid or revoked refresh token")
+    return issue_tokens(
+        session=session, settings=settings, user_id=claims.user_id, family_id=retired.family_id
+    )
+
+
+def _revoke_chain_if_replayed(session: Session, token_id: uuid.UUID) -> None:
+    record = session.get(RefreshToken, token_id)
+    if record is not None and record.revoked_at is not None:
+        session.exec(
+            update(RefreshToken)
+            .where(
+                col(RefreshToken.family_id) == record.family_id,
+                col(RefreshToken.revoked_at).is_(None),
+            )
+            .values(revoked_at=utcnow())
+        )
+        session.commit()
+    else:
+        session.rollback()
+
+
+def logout(*, session: Session, settings: Settings, user: User, refresh_token: str) -> None:
+    """Revoke the caller's refresh token. Revoking one that is already revoked changes nothing."""
+    claims = decode_token(refresh_token, key=settings.signing_key, expected_type="refresh")
+    if claims.user_id != user.id:
+        raise AuthError("Invalid or revoked refresh token")
+    session.exec(
+        update(RefreshToken)
+        .where(col(RefreshToken.id) == claims.token_id, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=utcnow())
+    )
+    session.commit()
+
+
+def authenticate(*, session: Session, settings: Settings, access_token: str) -> User:
+    """The user an access token speaks for; any other kind of token, or a deleted user, fails."""
+    claims = decode_token(access_token, key=settings.signing_key, expected_type="access")
+    user = session.get(User, claims.user_id)
+    if user is None:
+        raise AuthError("User no longer exists")
+    return user

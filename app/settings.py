@@ -1,0 +1,129 @@
+"""Every setting of the service, in one typed object read from the environment and `.env`."""
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIN_SECRET_LENGTH = 32
+
+
+def load_or_create_dev_secret(path: Path) -> str:
+    """Read the development signing key from `path`, creating it on first use.
+
+    Persisting the key keeps tokens valid across restarts and shared between workers on one host.
+    `O_EXCL` makes the first writer win when several workers start at once; the others read its key.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as file:
+        secret = secrets.token_urlsafe(48)
+        file.write(secret)
+    return secret
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    environment: Literal["development", "test", "production"] = "development"
+
+    database_url: str = "sqlite:///./todo.db"
+    pool_size: int = Field(5, ge=1)
+    max_overflow: int = Field(10, ge=0)
+    pool_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a free connection.")
+    pool_recycle: int = Field(1800, description="Seconds before a pooled connection is replaced.")
+    db_connect_timeout: int = Field(5, ge=1)
+
+    jwt_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("JWT_SECRET", "BETTER_AUTH_SECRET", "jwt_secret")
+    )
+    dev_secret_file: Path = Path(".jwt-secret")
+    access_token_minutes: int = Field(15, ge=1)
+    refresh_token_days: int = Field(7, ge=1)
+    bcrypt_rounds: int = Field(12, ge=4, le=31)
+    max_concurrent_hashes: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        description="bcrypt hashes run at once per worker; more only queue up behind the CPU.",
+    )
+
+    login_max_failures: int = Field(5, ge=1)
+    login_window_seconds: int = Field(900, ge=1)
+    rate_limit_storage_url: str = Field(
+        "memory://", description="`limits` storage URI; use redis://... for several workers."
+    )
+
+    cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+
+    graphql_max_depth: int = Field(10, ge=1)
+    graphql_max_aliases: int = Field(30, ge=1)
+    graphql_max_tokens: int = Field(2000, ge=10)
+    graphql_max_batch: int = Field(10, ge=1)
+    graphql_introspection: bool | None = Field(None, description="Default: off in production.")
+    graphql_ide: bool | None = Field(None, description="Default: off in production.")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def use_psycopg2(cls, url: str) -> str:
+        """SQLAlchemy 2.1 maps a bare postgresql:// URL to psycopg 3; our driver is psycopg2."""
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg2://" + url.removeprefix(prefix)
+        return url
+
+    @model_validator(mode="after")
+    def require_signing_key(self) -> Self:
+        if self.jwt_secret is None:
+            if self.is_production:
+                raise ValueError(
+                    "JWT_SECRET must be set in production (at least 32 random characters)"
+                )
+            self.jwt_secret = SecretStr(load_or_create_dev_secret(self.dev_secret_file))
+        if len(self.jwt_secret.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters long")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def signing_key(self) -> str:
+        assert self.jwt_secret is not None  # guaranteed by require_signing_key
+        return self.jwt_secret.get_secret_value()
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return (
+            self.graphql_introspection
+            if self.graphql_introspection is not None
+            else (not self.is_production)
+        )
+
+    @property
+    def graphql_ide_enabled(self) -> bool:
+        return self.graphql_ide if self.graphql_ide is not None else not self.is_production
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings of this process, read once; tests build their own `Settings` instead."""
+    return Settings()

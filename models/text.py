@@ -1,0 +1,148 @@
+"""The text rules of the contract, written once and used by every door.
+
+Each field type trims Unicode white space, refuses characters no database can store, and checks
+its length in characters after trimming, with a message that says what to fix.
+"""
+
+from typing import Annotated
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 2000
+NAME_MAX = 255
+EMAIL_MAX = 254
+PASSWORD_MIN = 8
+PASSWORD_MAX_BYTES = 72  # bcrypt's limit
+PASSWORD_PATTERN = r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d).{8,}$"  # noqa: S105 (a rule)
+SEARCH_MAX = 200
+TOKEN_MAX = 2048
+
+
+def storable(value: object) -> object:
+    """Refuse NUL and lone surrogates: PostgreSQL cannot store them; drivers crash on them."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise PydanticCustomError("nul_character", "must not contain NUL characters")
+        if any("\ud800" <= char <= "\udfff" for char in value):
+            raise PydanticCustomError(
+                "lone_surrogate", "must be valid Unicode (it contains a lone surrogate)"
+            )
+    return value
+
+
+def trimmed(value: object) -> object:
+    """`str.strip()` removes all Unicode white space, including no-break spaces."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def length_between(low: int, high: int, what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if len(value) < low:
+            message = (
+                f"{what} must not be empty"
+                if low == 1
+                else (f"{what} must be at least {low} characters")
+            )
+            raise PydanticCustomError("too_short", message)
+        if len(value) > high:
+            raise PydanticCustomError("too_long", f"{what} must be at most {high} characters")
+        return value
+
+    return AfterValidator(check)
+
+
+def _check_password(value: str) -> str:
+    if len(value.encode()) > PASSWORD_MAX_BYTES:
+        raise PydanticCustomError(
+            "password_too_long", f"password must be at most {PASSWORD_MAX_BYTES} bytes in UTF-8"
+        )
+    return value
+
+
+def _check_password_strength(value: str) -> str:
+    if (
+        len(value) < PASSWORD_MIN
+        or not any(char.islower() for char in value)
+        or not any(char.isupper() for char in value)
+        or not any(char.isdigit() for char in value)
+    ):
+        raise PydanticCustomError(
+            "weak_password",
+            f"password must be at least {PASSWORD_MIN} characters with an upper-case letter, "
+            "a lower-case letter and a digit",
+        )
+    return value
+
+
+def _check_email(value: str) -> str:
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise PydanticCustomError("invalid_email", f"email is not valid: {error}") from None
+    return value.lower()
+
+
+Storable = BeforeValidator(storable)
+Trimmed = BeforeValidator(trimmed)
+
+Title = Annotated[
+    str,
+    length_between(1, TITLE_MAX, "title"),
+    Trimmed,
+    Storable,
+    Field(json_schema_extra={"minLength": 1, "maxLength": TITLE_MAX}),
+]
+Description = Annotated[
+    str,
+    length_between(0, DESCRIPTION_MAX, "description"),
+    Trimmed,
+    Storable,
+    Field(json_schema_extra={"maxLength": DESCRIPTION_MAX}),
+]
+Name = Annotated[
+    str,
+    length_between(1, NAME_MAX, "name"),
+    Trimmed,
+    Storable,
+    Field(json_schema_extra={"minLength": 1, "maxLength": NAME_MAX}),
+]
+Email = Annotated[
+    str,
+    length_between(3, EMAIL_MAX, "email"),
+    AfterValidator(_check_email),
+    Trimmed,
+    Storable,
+    Field(json_schema_extra={"format": "email", "maxLength": EMAIL_MAX}),
+]
+LoginEmail = Annotated[
+    str,
+    AfterValidator(str.lower),
+    length_between(1, EMAIL_MAX, "email"),
+    Trimmed,
+    Storable,
+    Field(json_schema_extra={"maxLength": EMAIL_MAX}),
+]
+NewPassword = Annotated[
+    str,
+    AfterValidator(_check_password),
+    AfterValidator(_check_password_strength),
+    Storable,
+    Field(json_schema_extra={"minLength": PASSWORD_MIN, "pattern": PASSWORD_PATTERN}),
+]
+Password = Annotated[
+    str,
+    length_between(1, PASSWORD_MAX_BYTES, "password"),
+    AfterValidator(_check_password),
+    Storable,
+]
+SearchText = Annotated[
+    str,
+    length_between(0, SEARCH_MAX, "search text"),
+    Trimmed,
+    Storable,
+    Field(json_schema_extra={"maxLength": SEARCH_MAX}),
+]
+Token = Annotated[str, length_between(1, TOKEN_MAX, "token"), Trimmed, Storable]

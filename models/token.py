@@ -1,0 +1,25 @@
+"""Refresh tokens as the server records them, for rotation, reuse detection and logout."""
+
+import uuid
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from models.types import UTCDateTime, utcnow
+
+
+class RefreshToken(SQLModel, table=True):
+    """One issued refresh token.
+
+    Tokens issued by rotation share the `family_id` of the login that started the chain, so
+    presenting a retired token can revoke every token of that chain at once.
+    """
+
+    __tablename__ = "refresh_tokens"
+
+    id: uuid.UUID = Field(primary_key=True, description="The token's `jti` claim.")
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    family_id: uuid.UUID = Field(index=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

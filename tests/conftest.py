@@ -1,0 +1,114 @@
+"""Fixtures: every test gets the real app on a real, empty database.
+
+Tests run on SQLite always and on PostgreSQL too when TEST_DATABASE_URL is set (a database of
+its own is created for the run and dropped afterwards). Each test starts from empty tables.
+"""
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
+
+import models  # noqa: F401 (registers the tables)
+from app.main import create_app
+from app.settings import Settings
+from tests.support import Account, register
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_SECRET = "test-signing-key-that-is-long-enough-0123456789"
+BACKENDS = ["sqlite", "postgresql"] if os.environ.get("TEST_DATABASE_URL") else ["sqlite"]
+
+
+def migrate(url: str) -> None:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "head")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, migrated to head, dropped at the end."""
+    admin_url = Settings(database_url=os.environ["TEST_DATABASE_URL"]).database_url
+    name = f"todo_api_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE users, tasks, refresh_tokens RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        _empty_postgres(url)
+        return url
+    url = f"sqlite:///{tmp_path / 'test.db'}"
+    engine = create_engine(url)
+    SQLModel.metadata.create_all(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def make_settings(database_url: str, tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "environment": "test",
+            "database_url": database_url,
+            "jwt_secret": TEST_SECRET,
+            "bcrypt_rounds": 4,
+            "dev_secret_file": tmp_path / "dev-secret",
+        }
+        return Settings(**(values | overrides))
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def alice(client: TestClient) -> Account:
+    return register(client, "alice@example.com")
+
+
+@pytest.fixture
+def bob(client: TestClient) -> Account:
+    return register(client, "bob@example.com")

@@ -1,0 +1,82 @@
+"""Settings and the pure security functions."""
+
+import stat
+from pathlib import Path
+
+import bcrypt
+import pytest
+from pydantic import ValidationError
+
+from app.security import dummy_hash, hash_password, verify_password
+from app.settings import Settings
+
+LONG_SECRET = "s" * 32
+
+
+def test_bcrypt_cost_is_12_by_default(tmp_path: Path) -> None:
+    settings = Settings(jwt_secret=LONG_SECRET, _env_file=None)
+    assert settings.bcrypt_rounds == 12
+    assert hash_password("Pw1-long-enough", settings.bcrypt_rounds).startswith("$2b$12$")
+
+
+def test_dummy_hash_has_the_configured_cost() -> None:
+    assert dummy_hash(5).startswith("$2b$05$")
+
+
+def test_verify_refuses_passwords_over_72_bytes_without_raising() -> None:
+    stored = hash_password("x" * 72, 4)
+    assert verify_password("x" * 72, stored) is True
+    assert verify_password("x" * 73, stored) is False  # bcrypt 5 itself raises ValueError here
+    with pytest.raises(ValueError, match="72"):
+        bcrypt.checkpw(b"x" * 73, stored.encode())
+
+
+def test_production_refuses_to_start_without_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    monkeypatch.delenv("BETTER_AUTH_SECRET", raising=False)
+    with pytest.raises(ValidationError, match="JWT_SECRET must be set in production"):
+        Settings(environment="production", _env_file=None)
+
+
+@pytest.mark.parametrize("environment", ["production", "development"])
+def test_a_secret_shorter_than_32_characters_is_refused(environment: str) -> None:
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        Settings(environment=environment, jwt_secret="short", _env_file=None)
+
+
+def test_better_auth_secret_is_accepted_as_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    monkeypatch.setenv("BETTER_AUTH_SECRET", "b" * 40)
+    settings = Settings(environment="production", _env_file=None)
+    assert settings.signing_key == "b" * 40
+
+
+def test_development_secret_is_generated_once_and_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    monkeypatch.delenv("BETTER_AUTH_SECRET", raising=False)
+    path = tmp_path / "secret"
+    first = Settings(dev_secret_file=path, _env_file=None)
+    second = Settings(dev_secret_file=path, _env_file=None)
+    assert first.signing_key == second.signing_key
+    assert len(first.signing_key) >= 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("url", ["postgresql://u@h/db", "postgres://u@h/db"])
+def test_postgres_urls_use_psycopg2(url: str) -> None:
+    settings = Settings(database_url=url, jwt_secret=LONG_SECRET, _env_file=None)
+    assert settings.database_url == "postgresql+psycopg2://u@h/db"
+
+
+def test_cors_origins_are_read_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", "http://a.test, http://b.test")
+    settings = Settings(jwt_secret=LONG_SECRET, _env_file=None)
+    assert settings.cors_origins == ["http://a.test", "http://b.test"]
+
+
+def test_graphql_introspection_and_ide_are_off_in_production() -> None:
+    settings = Settings(environment="production", jwt_secret=LONG_SECRET, _env_file=None)
+    assert not settings.introspection_enabled
+    assert not settings.graphql_ide_enabled

@@ -1,0 +1,110 @@
+"""Only a valid access token of an existing user authenticates a request."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import col, delete
+
+from app.settings import Settings
+from models import User
+from tests.conftest import TEST_SECRET
+from tests.support import Account, database, user_id_of
+
+
+def claims(user_id: uuid.UUID, **overrides: object) -> dict[str, object]:
+    now = datetime.now(UTC)
+    return {
+        "sub": str(user_id),
+        "type": "access",
+        "jti": str(uuid.uuid4()),
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+        **overrides,
+    }
+
+
+@pytest.fixture
+def alice_id(alice: Account, settings: Settings) -> uuid.UUID:
+    with database(settings) as session:
+        return user_id_of(session, alice)
+
+
+def assert_rejected(client: TestClient, token: str) -> None:
+    response = client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.json()["detail"]
+
+
+def test_a_well_formed_access_token_is_accepted(client: TestClient, alice_id: uuid.UUID) -> None:
+    token = jwt.encode(claims(alice_id), TEST_SECRET, algorithm="HS256")
+    response = client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+
+
+def test_refresh_token_does_not_authenticate(client: TestClient, alice: Account) -> None:
+    assert_rejected(client, alice.refresh_token)
+
+
+def test_token_signed_with_another_key_is_401(client: TestClient, alice_id: uuid.UUID) -> None:
+    assert_rejected(client, jwt.encode(claims(alice_id), "another-key" * 4, algorithm="HS256"))
+
+
+def test_token_with_another_algorithm_is_401(client: TestClient, alice_id: uuid.UUID) -> None:
+    assert_rejected(client, jwt.encode(claims(alice_id), TEST_SECRET, algorithm="HS512"))
+
+
+def test_alg_none_token_is_401(client: TestClient, alice_id: uuid.UUID) -> None:
+    assert_rejected(client, jwt.encode(claims(alice_id), None, algorithm="none"))
+
+
+def test_expired_token_is_401(client: TestClient, alice_id: uuid.UUID) -> None:
+    expired = claims(alice_id, exp=datetime.now(UTC) - timedelta(seconds=1))
+    assert_rejected(client, jwt.encode(expired, TEST_SECRET, algorithm="HS256"))
+
+
+@pytest.mark.parametrize("missing", ["exp", "type", "sub"])
+def test_token_missing_a_required_claim_is_401(
+    client: TestClient, alice_id: uuid.UUID, missing: str
+) -> None:
+    payload = claims(alice_id)
+    del payload[missing]
+    assert_rejected(client, jwt.encode(payload, TEST_SECRET, algorithm="HS256"))
+
+
+def test_token_with_a_non_uuid_subject_is_401(client: TestClient, alice_id: uuid.UUID) -> None:
+    assert_rejected(client, jwt.encode(claims(alice_id, sub="42"), TEST_SECRET, algorithm="HS256"))
+
+
+def test_token_of_a_deleted_user_is_401(
+    client: TestClient, alice: Account, alice_id: uuid.UUID, settings: Settings
+) -> None:
+    with database(settings) as session:
+        session.exec(delete(User).where(col(User.id) == alice_id))
+        session.commit()
+    assert_rejected(client, alice.access_token)
+
+
+@pytest.mark.parametrize("header", ["Basic abc", "Bearer", "bearer-token", ""])
+def test_malformed_authorization_header_is_401(client: TestClient, header: str) -> None:
+    response = client.get("/api/auth/me", headers={"Authorization": header})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_deleting_a_user_deletes_their_tasks_and_tokens(
+    client: TestClient, alice: Account, alice_id: uuid.UUID, settings: Settings
+) -> None:
+    from sqlmodel import func, select
+
+    from models import RefreshToken, Task
+
+    client.post("/api/tasks", json={"title": "t"}, headers=alice.headers)
+    with database(settings) as session:
+        session.exec(delete(User).where(col(User.id) == alice_id))
+        session.commit()
+        assert session.exec(select(func.count()).select_from(Task)).one() == 0
+        assert session.exec(select(func.count()).select_from(RefreshToken)).one() == 0
