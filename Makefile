@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run migrate test lint format clean
+.PHONY: install run serve migrate test bench soak lint format clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,22 @@ migrate: install
 run: migrate
 	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT)
 
+# Production-style serving: several worker processes (set WORKERS), no auto-reload, no access log.
+WORKERS ?= 2
+serve: migrate
+	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) \
+		--workers $(WORKERS) --no-access-log --proxy-headers
+
 test: install
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90
+
+# Load benchmark against PostgreSQL with a bare Starlette baseline (see bench/README.md).
+bench: install
+	$(BIN)/python -m bench
+
+# Five minutes of mixed load on two workers, then a consistency check (see README, Reliability).
+soak: install
+	$(BIN)/python -m bench.soak
 
 lint: install
 	$(BIN)/ruff check .
