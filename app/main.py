@@ -9,6 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from app.api.errors import install_error_handlers
+from app.api.graphql import TodoGraphQLRouter
 from app.api.openapi import install_openapi
 from app.api.routes import auth, health, tasks
 from app.middleware import ApiHeadersMiddleware, BodyLimitMiddleware
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(auth.router)
     api.include_router(tasks.router)
     app.include_router(api)
+    app.include_router(TodoGraphQLRouter(settings))
 
     install_error_handlers(app)
     install_openapi(app)

@@ -35,6 +35,11 @@ class TaskCreate(SQLModel):
     title: Title
     description: Description = ""
 
+    @field_validator("description", mode="before")
+    @classmethod
+    def null_is_empty(cls, value: object) -> object:
+        return "" if value is None else value
+
 
 class TaskUpdate(SQLModel):
     """A partial update: fields left out stay as they are; a null description clears it."""

@@ -67,3 +67,22 @@ def database(settings: Settings) -> Iterator[Session]:
 
 def user_id_of(session: Session, account: Account) -> uuid.UUID:
     return session.exec(select(User.id).where(User.email == account.email)).one()
+
+
+def graphql(
+    client: TestClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    account: Account | None = None,
+) -> Any:
+    """POST one GraphQL operation; returns the decoded body (`data`, `errors`)."""
+    headers = account.headers if account else {}
+    response = client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def error_codes(body: Any) -> list[str]:
+    return [error["extensions"]["code"] for error in body.get("errors", [])]

@@ -1,7 +1,6 @@
 """How errors become HTTP answers: every body is `{"detail": ...}`, never a stack trace."""
 
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,43 +10,26 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
-from app.errors import AuthError, FieldError, InvalidInput, NotFound, RateLimited, ServiceError
+from app.errors import AuthError, InvalidInput, NotFound, RateLimited, ServiceError
+from app.validation import field_errors, invalid_input
 
 logger = logging.getLogger(__name__)
 
 DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly"
 BEARER = {"WWW-Authenticate": "Bearer"}
-_LOCATIONS = {"body", "query", "path", "header", "cookie"}
 
 
-def field_errors(errors: Sequence[Any]) -> list[FieldError]:
-    """Pydantic's error list as `(field, message)` pairs; a body that is no JSON is `body`."""
-    result = []
-    for error in errors:
-        location = [str(part) for part in error["loc"] if not isinstance(part, int)]
-        if len(location) > 1 and location[0] in _LOCATIONS:
-            location = location[1:]
-        message = error["msg"]
-        if error["type"] == "json_invalid":
-            location = ["body"]
-            reason = error.get("ctx", {}).get("error", "")
-            message = f"is not valid UTF-8 JSON ({reason})" if reason else "is not valid JSON"
-        result.append(FieldError(field=".".join(location) or "body", message=message))
-    return result
-
-
-def invalid_input_body(errors: list[FieldError], detail: str | None = None) -> dict[str, Any]:
-    summary = "; ".join(f"{error.field}: {error.message}" for error in errors)
+def invalid_input_body(error: InvalidInput) -> dict[str, Any]:
     return {
-        "detail": detail or f"Invalid input: {summary}",
-        "errors": [{"field": error.field, "message": error.message} for error in errors],
+        "detail": error.message,
+        "errors": [{"field": field.field, "message": field.message} for field in error.errors],
     }
 
 
 def _service_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ServiceError)
     if isinstance(error, InvalidInput):
-        return JSONResponse(invalid_input_body(error.errors, error.message), status_code=400)
+        return JSONResponse(invalid_input_body(error), status_code=400)
     if isinstance(error, NotFound):
         return JSONResponse({"detail": error.message}, status_code=404)
     if isinstance(error, AuthError):
@@ -60,7 +42,8 @@ def _service_error(_request: Request, error: Exception) -> JSONResponse:
 
 def _validation_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    return JSONResponse(invalid_input_body(field_errors(error.errors())), status_code=400)
+    body = invalid_input_body(invalid_input(field_errors(error.errors())))
+    return JSONResponse(body, status_code=400)
 
 
 def _http_error(_request: Request, error: Exception) -> JSONResponse:

@@ -1,0 +1,78 @@
+"""The GraphQL context: built per request, it carries what the resolvers need."""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from functools import cached_property
+from typing import Any, TypeVar
+
+import anyio
+from anyio import to_thread
+from fastapi import Request
+from sqlmodel import Session
+from strawberry.fastapi import BaseContext
+
+from app.database import session_scope
+from app.errors import AuthError
+from app.runtime import Runtime
+from app.services import accounts
+from models.user import User
+from resolvers.loaders import Loaders
+
+T = TypeVar("T")
+
+
+class Context(BaseContext):
+    """Per request: the runtime, the bearer token, the user (resolved once, on first need), and
+    fresh DataLoaders.
+
+    Top-level fields and batched operations run concurrently on one context, so nothing here
+    holds a database session: each piece of work opens its own, in a worker thread.
+    """
+
+    def __init__(self, runtime: Runtime, authorization: str | None) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self._authorization = authorization
+        self._user: User | None = None
+        self._user_lock = anyio.Lock()
+        self.loaders = Loaders(self.run)
+
+    @cached_property
+    def _token(self) -> str | None:
+        scheme, _, token = (self._authorization or "").partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+    async def user(self) -> User:
+        """The authenticated user; `AuthError` (UNAUTHENTICATED) when there is none."""
+        async with self._user_lock:
+            if self._user is None:
+                token = self._token
+                if token is None:
+                    raise AuthError("Not authenticated")
+                self._user = await self.run(
+                    accounts.authenticate, settings=self.runtime.settings, access_token=token
+                )
+        return self._user
+
+    async def run(self, service: Callable[..., T], /, **kwargs: Any) -> T:
+        """Call a synchronous service in a worker thread, with a session of its own."""
+
+        def call() -> T:
+            with session_scope(self.runtime.engine) as session:
+                return service(session=session, **kwargs)
+
+        return await to_thread.run_sync(call)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Session]:
+        """A session for the asynchronous services (signup, login), closed in a worker thread."""
+        session = Session(self.runtime.engine, expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            await to_thread.run_sync(session.close)
+
+
+async def get_context(request: Request) -> Context:
+    """The FastAPI dependency that builds the context of each GraphQL request."""
+    return Context(request.app.state.runtime, request.headers.get("authorization"))

@@ -1,0 +1,93 @@
+"""Mutation resolvers: each reads like its line in the contract and calls the services."""
+
+from strawberry.types import Info
+
+from app.services import accounts
+from app.services import tasks as task_service
+from app.validation import validate
+from models.task import TaskCreate, TaskUpdate
+from models.user import LoginRequest, RefreshRequest, SignupRequest
+from resolvers.context import Context
+from schema.inputs import CreateTaskInput, LoginInput, SignupInput, UpdateTaskInput, provided
+from schema.types import AuthPayload, Task, TokenPair, User
+
+ContextInfo = Info[Context, None]
+
+
+async def signup(info: ContextInfo, input: SignupInput) -> AuthPayload:
+    """Create an account and log it in."""
+    context = info.context
+    data = validate(SignupRequest, vars(input))
+    async with context.session() as session:
+        user = await accounts.signup(session=session, hasher=context.runtime.hasher, data=data)
+    tokens = await context.run(
+        accounts.issue_tokens, settings=context.runtime.settings, user_id=user.id
+    )
+    return AuthPayload(user=User.from_model(user), tokens=TokenPair.from_model(tokens))
+
+
+async def login(info: ContextInfo, input: LoginInput) -> AuthPayload:
+    context = info.context
+    credentials = validate(LoginRequest, vars(input))
+    async with context.session() as session:
+        result = await accounts.login(
+            session=session,
+            hasher=context.runtime.hasher,
+            throttle=context.runtime.throttle,
+            settings=context.runtime.settings,
+            credentials=credentials,
+        )
+    return AuthPayload(
+        user=User.from_model(result.user), tokens=TokenPair.from_model(result.tokens)
+    )
+
+
+async def refresh_token(info: ContextInfo, refresh_token: str) -> TokenPair:
+    body = validate(RefreshRequest, {"refresh_token": refresh_token})
+    tokens = await info.context.run(
+        accounts.refresh, settings=info.context.runtime.settings, refresh_token=body.refresh_token
+    )
+    return TokenPair.from_model(tokens)
+
+
+async def logout(info: ContextInfo, refresh_token: str) -> bool:
+    user = await info.context.user()
+    body = validate(RefreshRequest, {"refresh_token": refresh_token})
+    await info.context.run(
+        accounts.logout,
+        settings=info.context.runtime.settings,
+        user=user,
+        refresh_token=body.refresh_token,
+    )
+    return True
+
+
+async def create_task(info: ContextInfo, input: CreateTaskInput) -> Task:
+    user = await info.context.user()
+    data = validate(TaskCreate, vars(input))
+    return Task.from_model(
+        await info.context.run(task_service.create_task, user_id=user.id, data=data)
+    )
+
+
+async def update_task(info: ContextInfo, id: int, input: UpdateTaskInput) -> Task:
+    user = await info.context.user()
+    changes = validate(TaskUpdate, provided(input))
+    return Task.from_model(
+        await info.context.run(
+            task_service.update_task, user_id=user.id, task_id=id, changes=changes
+        )
+    )
+
+
+async def toggle_task(info: ContextInfo, id: int) -> Task:
+    user = await info.context.user()
+    return Task.from_model(
+        await info.context.run(task_service.toggle_task, user_id=user.id, task_id=id)
+    )
+
+
+async def delete_task(info: ContextInfo, id: int) -> bool:
+    user = await info.context.user()
+    await info.context.run(task_service.delete_task, user_id=user.id, task_id=id)
+    return True

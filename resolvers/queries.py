@@ -1,0 +1,68 @@
+"""Query resolvers: each reads like its line in the contract and calls one service."""
+
+import strawberry
+from strawberry.types import Info
+
+from app.services import tasks as task_service
+from app.validation import validate
+from models.task import TaskFilter as TaskFilterModel
+from resolvers.context import Context
+from schema.inputs import TaskFilter, provided
+from schema.types import PageInfo, Task, TaskConnection, TaskEdge, TaskStats, User
+
+ContextInfo = Info[Context, None]
+DEFAULT_PAGE_SIZE = 50
+
+
+async def me(info: ContextInfo) -> User:
+    return User.from_model(await info.context.user())
+
+
+async def task(info: ContextInfo, id: int) -> Task | None:
+    user = await info.context.user()
+    found = await info.context.run(task_service.find_task, user_id=user.id, task_id=id)
+    return Task.from_model(found) if found else None
+
+
+async def tasks(
+    info: ContextInfo,
+    filter: TaskFilter | None = strawberry.UNSET,
+    first: int | None = DEFAULT_PAGE_SIZE,
+    after: str | None = strawberry.UNSET,
+) -> TaskConnection:
+    context = info.context
+    user = await context.user()
+    task_filter = validate(TaskFilterModel, provided(filter) if filter else {})
+    after = None if after is strawberry.UNSET else after
+    page = await context.run(
+        task_service.page_tasks,
+        user_id=user.id,
+        task_filter=task_filter,
+        first=DEFAULT_PAGE_SIZE if first is None else first,
+        after=after,
+        cursor_key=context.runtime.settings.signing_key,
+    )
+    nodes = [Task.from_model(found) for found in page.tasks]
+
+    async def count() -> int:
+        return await context.run(task_service.count_tasks, user_id=user.id, task_filter=task_filter)
+
+    return TaskConnection(
+        nodes=nodes,
+        edges=[
+            TaskEdge(cursor=cursor, node=node)
+            for cursor, node in zip(page.cursors, nodes, strict=True)
+        ],
+        page_info=PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=after is not None,
+            start_cursor=page.cursors[0] if page.cursors else None,
+            end_cursor=page.cursors[-1] if page.cursors else None,
+        ),
+        count=count,
+    )
+
+
+async def task_stats(info: ContextInfo) -> TaskStats:
+    user = await info.context.user()
+    return TaskStats.from_model(await info.context.run(task_service.task_stats, user_id=user.id))

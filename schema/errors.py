@@ -1,0 +1,66 @@
+"""Every GraphQL error gets an `extensions.code`; nothing unexpected reaches a client unmasked."""
+
+import logging
+
+from graphql import GraphQLError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from strawberry.extensions import MaskErrors
+
+from app.errors import AuthError, InvalidInput, NotFound, RateLimited, ServiceError
+
+logger = logging.getLogger(__name__)
+
+DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly"
+
+_CODES: list[tuple[type[ServiceError], str]] = [
+    (AuthError, "UNAUTHENTICATED"),
+    (NotFound, "NOT_FOUND"),
+    (InvalidInput, "BAD_USER_INPUT"),
+    (RateLimited, "RATE_LIMITED"),
+]
+
+
+def _coded(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=extensions,
+    )
+
+
+def present(error: GraphQLError) -> GraphQLError:
+    """The error as the client sees it: the domain errors with their codes, the rest masked."""
+    original = error.original_error
+    if original is None:  # syntax, validation, variable coercion: the request itself is wrong
+        return _coded(error, error.message, {"code": "BAD_USER_INPUT", **(error.extensions or {})})
+    if isinstance(original, ServiceError):
+        code = next(code for kind, code in _CODES if isinstance(original, kind))
+        extensions: dict[str, object] = {"code": code}
+        if isinstance(original, InvalidInput) and original.errors:
+            if len(original.errors) == 1:
+                extensions["field"] = original.errors[0].field
+            extensions["errors"] = [
+                {"field": field.field, "message": field.message} for field in original.errors
+            ]
+        if isinstance(original, RateLimited):
+            extensions["retryAfter"] = original.retry_after
+        return _coded(error, original.message, extensions)
+    if isinstance(original, OperationalError | PoolTimeoutError):
+        logger.warning("database unavailable: %s", original)
+        return _coded(error, DATABASE_UNAVAILABLE, {"code": "SERVICE_UNAVAILABLE"})
+    logger.error("unexpected error in GraphQL", exc_info=original)
+    return _coded(error, "Internal server error", {"code": "INTERNAL_SERVER_ERROR"})
+
+
+class ErrorCodes(MaskErrors):
+    """`MaskErrors` that passes every error through `present`."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda _error: True)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        return present(error)

@@ -1,0 +1,99 @@
+"""The schema object: the root types, their resolvers, and the limits that guard them."""
+
+from collections.abc import Callable
+from functools import partial
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.extensions.query_depth_limiter import IgnoreContext
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from app.settings import Settings
+from resolvers import mutations, queries
+from schema.errors import ErrorCodes
+from schema.types import AuthPayload, Task, TaskConnection, TaskStats, TokenPair, User
+
+
+@strawberry.type
+class Query:
+    me: User = strawberry.field(resolver=queries.me, description="The authenticated user.")
+    task: Task | None = strawberry.field(
+        resolver=queries.task, description="One of your tasks; null when missing or not yours."
+    )
+    tasks: TaskConnection = strawberry.field(
+        resolver=queries.tasks,
+        description="Your tasks, incomplete first, then newest first; `first` is 1..500.",
+    )
+    task_stats: TaskStats = strawberry.field(resolver=queries.task_stats)
+
+
+@strawberry.type
+class Mutation:
+    signup: AuthPayload = strawberry.field(resolver=mutations.signup)
+    login: AuthPayload = strawberry.field(
+        resolver=mutations.login,
+        description="Failed attempts are throttled per email (RATE_LIMITED).",
+    )
+    refresh_token: TokenPair = strawberry.field(
+        resolver=mutations.refresh_token,
+        description="Rotate a refresh token; replaying a retired one revokes its chain.",
+    )
+    logout: bool = strawberry.field(
+        resolver=mutations.logout, description="Revoke a refresh token."
+    )
+    create_task: Task = strawberry.field(resolver=mutations.create_task)
+    update_task: Task = strawberry.field(resolver=mutations.update_task)
+    toggle_task: Task = strawberry.field(resolver=mutations.toggle_task)
+    delete_task: bool = strawberry.field(resolver=mutations.delete_task)
+
+
+def _is_introspection(context: IgnoreContext) -> bool:
+    """GraphiQL's introspection query is deep; it is not what the depth limit guards against."""
+    return context.field_name.startswith("__")
+
+
+class TodoSchema(strawberry.Schema):
+    """Logs only what `ErrorCodes` will mask: domain errors are answers, not incidents."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        return None  # schema.errors.present logs the unexpected ones
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    # Factories, not instances: Strawberry builds fresh extensions for each operation.
+    extensions: list[Callable[[], SchemaExtension]] = [
+        partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
+        partial(
+            QueryDepthLimiter,
+            max_depth=settings.graphql_max_depth,
+            should_ignore=_is_introspection,
+        ),
+        partial(MaxAliasesLimiter, max_alias_count=settings.graphql_max_aliases),
+        ErrorCodes,
+    ]
+    if not settings.introspection_enabled:
+        extensions.append(DisableIntrospection)
+    return TodoSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(
+            batching_config={"max_operations": settings.graphql_max_batch},
+            disable_field_suggestions=settings.is_production,
+        ),
+    )
+
+
+def export_sdl() -> str:
+    """The schema in SDL; limits and error handling do not change it, so no settings are needed."""
+    return strawberry.Schema(query=Query, mutation=Mutation).as_str() + "\n"

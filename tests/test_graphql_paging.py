@@ -1,0 +1,177 @@
+"""GraphQL `tasks`: keyset paging in the REST order, opaque cursors, a constant query count."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from tests.support import Account, create_task, error_codes, graphql
+
+PAGE = """
+query($first: Int, $after: String, $filter: TaskFilter) {
+  tasks(first: $first, after: $after, filter: $filter) {
+    totalCount
+    nodes { id title completed }
+    edges { cursor node { id } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}
+"""
+
+
+def page(client: TestClient, account: Account, **variables: Any) -> Any:
+    body = graphql(client, PAGE, variables, account=account)
+    assert "errors" not in body, body
+    return body["data"]["tasks"]
+
+
+@pytest.fixture
+def seven(client: TestClient, alice: Account) -> list[int]:
+    ids = [create_task(client, alice, f"task {index}")["id"] for index in range(7)]
+    for task_id in ids[1::3]:  # a mix of completed and open tasks
+        client.patch(f"/api/tasks/{task_id}/toggle", headers=alice.headers)
+    return ids
+
+
+def test_paging_7_tasks_3_at_a_time_follows_the_rest_order(
+    client: TestClient, alice: Account, seven: list[int]
+) -> None:
+    seen: list[int] = []
+    after = None
+    pages = 0
+    while True:
+        current = page(client, alice, first=3, after=after)
+        seen += [node["id"] for node in current["nodes"]]
+        pages += 1
+        assert current["totalCount"] == 7
+        assert current["pageInfo"]["hasPreviousPage"] is (after is not None)
+        if not current["pageInfo"]["hasNextPage"]:
+            break
+        after = current["pageInfo"]["endCursor"]
+    rest_order = [task["id"] for task in client.get("/api/tasks", headers=alice.headers).json()]
+    assert pages == 3
+    assert seen == rest_order
+    assert sorted(seen) == sorted(seven)
+
+
+def test_edges_carry_the_cursor_of_each_node(
+    client: TestClient, alice: Account, seven: list[int]
+) -> None:
+    current = page(client, alice, first=3)
+    assert [edge["node"]["id"] for edge in current["edges"]] == [n["id"] for n in current["nodes"]]
+    assert current["pageInfo"]["startCursor"] == current["edges"][0]["cursor"]
+    assert current["pageInfo"]["endCursor"] == current["edges"][-1]["cursor"]
+    second = page(client, alice, first=1, after=current["edges"][1]["cursor"])
+    assert second["nodes"] == [current["nodes"][2]]
+
+
+def test_empty_list_has_no_cursors(client: TestClient, alice: Account) -> None:
+    current = page(client, alice)
+    assert current["nodes"] == []
+    assert current["pageInfo"] == {
+        "hasNextPage": False,
+        "hasPreviousPage": False,
+        "startCursor": None,
+        "endCursor": None,
+    }
+
+
+def test_default_page_size_is_50(client: TestClient, alice: Account, settings: Any) -> None:
+    from models import Task
+    from tests.support import database, user_id_of
+
+    with database(settings) as session:
+        owner = user_id_of(session, alice)
+        session.add_all(Task(user_id=owner, title=f"t{index}") for index in range(51))
+        session.commit()
+    current = page(client, alice)
+    assert len(current["nodes"]) == 50
+    assert current["pageInfo"]["hasNextPage"] is True
+
+
+@pytest.mark.parametrize("first", [0, -1, 501])
+def test_first_outside_1_to_500_is_bad_user_input(
+    client: TestClient, alice: Account, first: int
+) -> None:
+    body = graphql(client, PAGE, {"first": first}, account=alice)
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["field"] == "first"
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "", "AAAA", "!!!", "x" * 5000])
+def test_malformed_cursor_is_bad_user_input(
+    client: TestClient, alice: Account, cursor: str
+) -> None:
+    body = graphql(client, PAGE, {"after": cursor}, account=alice)
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+
+
+def test_another_users_cursor_is_bad_user_input(
+    client: TestClient, alice: Account, bob: Account
+) -> None:
+    create_task(client, bob, "b1")
+    create_task(client, bob, "b2")
+    bobs_cursor = page(client, bob, first=1)["pageInfo"]["endCursor"]
+    body = graphql(client, PAGE, {"after": bobs_cursor}, account=alice)
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+
+
+def test_filter_by_completed_and_search(
+    client: TestClient, alice: Account, seven: list[int]
+) -> None:
+    done = page(client, alice, filter={"completed": True})
+    assert done["totalCount"] == 2
+    assert all(node["completed"] for node in done["nodes"])
+    found = page(client, alice, filter={"search": "TASK 3"})
+    assert [node["title"] for node in found["nodes"]] == ["task 3"]
+
+
+def test_search_rules_match_rest(client: TestClient, alice: Account) -> None:
+    create_task(client, alice, "50% off")
+    create_task(client, alice, "500 off")
+    assert [n["title"] for n in page(client, alice, filter={"search": "%"})["nodes"]] == ["50% off"]
+    body = graphql(client, PAGE, {"filter": {"search": "x" * 201}}, account=alice)
+    assert body["errors"][0]["extensions"]["field"] == "search"
+
+
+@pytest.fixture
+def statements(app: FastAPI) -> Iterator[list[str]]:
+    """Every SQL statement the app sends, in order."""
+    seen: list[str] = []
+    engine = app.state.runtime.engine
+
+    def record(*args: Any) -> None:
+        seen.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", record)
+
+
+def count_statements(
+    client: TestClient, account: Account, statements: list[str], first: int
+) -> int:
+    statements.clear()
+    query = "query($n: Int) { tasks(first: $n) { nodes { id owner { name } } } }"
+    body = graphql(client, query, {"n": first}, account=account)
+    assert len(body["data"]["tasks"]["nodes"]) == first
+    return len(statements)
+
+
+def test_nested_owner_costs_a_constant_number_of_statements(
+    client: TestClient, alice: Account, settings: Any, statements: list[str]
+) -> None:
+    from models import Task
+    from tests.support import database, user_id_of
+
+    with database(settings) as session:
+        owner = user_id_of(session, alice)
+        session.add_all(Task(user_id=owner, title=f"t{index}") for index in range(500))
+        session.commit()
+    small = count_statements(client, alice, statements, 5)
+    large = count_statements(client, alice, statements, 500)
+    assert small == large
+    assert large <= 3  # the user of the token, the page, the owners
