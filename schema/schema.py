@@ -4,13 +4,15 @@ from collections.abc import Callable
 from functools import partial
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 from strawberry.extensions.query_depth_limiter import IgnoreContext
 from strawberry.schema.config import StrawberryConfig
@@ -19,6 +21,7 @@ from strawberry.types import ExecutionContext
 from app.settings import Settings
 from resolvers import mutations, queries
 from schema.errors import ErrorCodes
+from schema.parsing import CachedParser
 from schema.types import AuthPayload, Task, TaskConnection, TaskStats, TokenPair, User
 
 
@@ -69,20 +72,31 @@ class TodoSchema(strawberry.Schema):
         return None  # schema.errors.present logs the unexpected ones
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
-    # Factories, not instances: Strawberry builds fresh extensions for each operation.
-    extensions: list[Callable[[], SchemaExtension]] = [
-        partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
-        partial(
-            QueryDepthLimiter,
-            max_depth=settings.graphql_max_depth,
-            should_ignore=_is_introspection,
-        ),
-        partial(MaxAliasesLimiter, max_alias_count=settings.graphql_max_aliases),
-        ErrorCodes,
+def _validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    """The limits as validation rules, built once per schema.
+
+    The limiter extensions make a new rule class per instance; taking their rules once keeps the
+    rules identical from request to request, which is what lets `ValidationCache` hit.
+    """
+    limiters: list[AddValidationRules] = [
+        QueryDepthLimiter(max_depth=settings.graphql_max_depth, should_ignore=_is_introspection),
+        MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
     ]
     if not settings.introspection_enabled:
-        extensions.append(DisableIntrospection)
+        limiters.append(DisableIntrospection())
+    return [rule for limiter in limiters for rule in limiter.validation_rules]
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    # Factories, not instances: Strawberry builds fresh extensions for each operation.
+    # The caches key on the query text (with the token limit) and on the parsed document.
+    extensions: list[Callable[[], SchemaExtension]] = [
+        partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
+        partial(CachedParser, maxsize=256),
+        partial(AddValidationRules, _validation_rules(settings)),
+        partial(ValidationCache, maxsize=256),
+        ErrorCodes,
+    ]
     return TodoSchema(
         query=Query,
         mutation=Mutation,

@@ -176,3 +176,18 @@ def test_unexpected_errors_are_masked(
     body = graphql(client, "{ taskStats { total } }", account=alice)
     assert error_codes(body) == ["INTERNAL_SERVER_ERROR"]
     assert "secret" not in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ a: __typename b: __typename c: __typename }",  # over the alias limit
+        "{ tasks { edges { node { owner { id } } } } }",  # over the depth limit
+        "{ " + "__typename " * 50 + "}",  # over the token limit
+        "{ tasks { ",  # a syntax error
+    ],
+)
+def test_refusals_hold_when_a_query_repeats(tight_client: TestClient, query: str) -> None:
+    """Parsing and validation are cached by query text; a cached refusal is still a refusal."""
+    for _ in range(3):
+        assert error_codes(graphql(tight_client, query)) == ["BAD_USER_INPUT"]
