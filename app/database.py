@@ -1,10 +1,10 @@
 """The engine, sessions, and what makes SQLite answer like PostgreSQL."""
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from anyio import to_thread
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import functions
@@ -13,6 +13,8 @@ from sqlmodel import Session, String
 
 from app.settings import Settings
 from models.task import LISTING_INDEX
+
+T = TypeVar("T")
 
 
 def create_db_engine(settings: Settings) -> Engine:
@@ -71,8 +73,26 @@ def include_in_autogenerate(
     return not (type_ == "index" and name == LISTING_INDEX)
 
 
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session for one unit of work; the service commits, anything unfinished rolls back."""
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
+class Database:
+    """Runs synchronous services off the event loop, each call with a session of its own.
+
+    Both doors call services through `run`: one worker-thread hop per unit of work, a session
+    never shared between concurrent calls (GraphQL runs fields and batched operations at once),
+    and the connection back in the pool as soon as the call returns. Services commit their
+    writes; anything left unfinished is rolled back when the session closes.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    async def run(self, service: Callable[..., T], /, **kwargs: Any) -> T:
+        """`service(session=..., **kwargs)` in a worker thread."""
+
+        def call() -> T:
+            with self.session() as session:
+                return service(session=session, **kwargs)
+
+        return await to_thread.run_sync(call)

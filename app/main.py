@@ -34,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             limiter = anyio.to_thread.current_default_thread_limiter()
             limiter.total_tokens = settings.pool_size + settings.max_overflow
         yield
-        runtime.engine.dispose()
+        runtime.db.engine.dispose()
 
     app = FastAPI(
         title="Todo API",

@@ -2,9 +2,7 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
-
-from app.database import create_db_engine
+from app.database import Database, create_db_engine
 from app.security import PasswordHasher
 from app.settings import Settings
 from app.throttle import LoginThrottle
@@ -13,7 +11,7 @@ from app.throttle import LoginThrottle
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings
-    engine: Engine
+    db: Database
     hasher: PasswordHasher
     throttle: LoginThrottle
 
@@ -21,7 +19,7 @@ class Runtime:
     def from_settings(cls, settings: Settings) -> "Runtime":
         return cls(
             settings=settings,
-            engine=create_db_engine(settings),
+            db=Database(create_db_engine(settings)),
             hasher=PasswordHasher(settings.bcrypt_rounds, settings.max_concurrent_hashes),
             throttle=LoginThrottle(
                 settings.rate_limit_storage_url,

@@ -1,17 +1,13 @@
 """The GraphQL context: built per request, it carries what the resolvers need."""
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any, TypeVar
 
 import anyio
-from anyio import to_thread
 from fastapi import Request
-from sqlmodel import Session
 from strawberry.fastapi import BaseContext
 
-from app.database import session_scope
 from app.errors import AuthError
 from app.runtime import Runtime
 from app.services import accounts
@@ -26,7 +22,7 @@ class Context(BaseContext):
     fresh DataLoaders.
 
     Top-level fields and batched operations run concurrently on one context, so nothing here
-    holds a database session: each piece of work opens its own, in a worker thread.
+    holds a database session: each piece of work opens its own, in a worker thread (`run`).
     """
 
     def __init__(self, runtime: Runtime, authorization: str | None) -> None:
@@ -56,21 +52,7 @@ class Context(BaseContext):
 
     async def run(self, service: Callable[..., T], /, **kwargs: Any) -> T:
         """Call a synchronous service in a worker thread, with a session of its own."""
-
-        def call() -> T:
-            with session_scope(self.runtime.engine) as session:
-                return service(session=session, **kwargs)
-
-        return await to_thread.run_sync(call)
-
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[Session]:
-        """A session for the asynchronous services (signup, login), closed in a worker thread."""
-        session = Session(self.runtime.engine, expire_on_commit=False)
-        try:
-            yield session
-        finally:
-            await to_thread.run_sync(session.close)
+        return await self.runtime.db.run(service, **kwargs)
 
 
 async def get_context(request: Request) -> Context:

@@ -141,7 +141,7 @@ def test_search_rules_match_rest(client: TestClient, alice: Account) -> None:
 def statements(app: FastAPI) -> Iterator[list[str]]:
     """Every SQL statement the app sends, in order."""
     seen: list[str] = []
-    engine = app.state.runtime.engine
+    engine = app.state.runtime.db.engine
 
     def record(*args: Any) -> None:
         seen.append(args[2])

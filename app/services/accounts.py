@@ -1,7 +1,8 @@
 """Accounts and tokens: signup, login, refresh rotation with reuse detection, logout.
 
 Signup and login are coroutines: bcrypt runs in the hasher's bounded threads and the database work
-in worker threads, so neither stalls the event loop nor holds a connection while a hash runs.
+in worker threads (`Database.run`), so neither stalls the event loop nor holds a connection while
+a hash runs. The other services are plain functions of a session, run the same way.
 """
 
 import uuid
@@ -13,6 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.database import Database
 from app.errors import AuthError, Conflict, FieldError
 from app.security import PasswordHasher, decode_token, encode_token
 from app.settings import Settings
@@ -37,13 +39,11 @@ def _email_taken() -> Conflict:
     return Conflict(EMAIL_TAKEN, [FieldError("email", "is already registered")])
 
 
-def find_user_by_email(session: Session, email: str) -> User | None:
-    user = session.exec(select(User).where(User.email == email)).first()
-    session.commit()  # end the read: no connection is held while the caller hashes
-    return user
+def find_user_by_email(*, session: Session, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == email)).first()
 
 
-def _insert_user(session: Session, data: SignupRequest, password_hash: str) -> User:
+def _insert_user(*, session: Session, data: SignupRequest, password_hash: str) -> User:
     user = User(email=data.email, name=data.name, password_hash=password_hash)
     session.add(user)
     try:
@@ -54,32 +54,34 @@ def _insert_user(session: Session, data: SignupRequest, password_hash: str) -> U
     return user
 
 
-async def signup(*, session: Session, hasher: PasswordHasher, data: SignupRequest) -> User:
-    if await to_thread.run_sync(find_user_by_email, session, data.email) is not None:
+async def signup(*, db: Database, hasher: PasswordHasher, data: SignupRequest) -> User:
+    if await db.run(find_user_by_email, email=data.email) is not None:
         raise _email_taken()
     password_hash = await hasher.hash(data.password)
-    return await to_thread.run_sync(_insert_user, session, data, password_hash)
+    return await db.run(_insert_user, data=data, password_hash=password_hash)
 
 
 async def login(
     *,
-    session: Session,
+    db: Database,
     hasher: PasswordHasher,
     throttle: LoginThrottle,
     settings: Settings,
     credentials: LoginRequest,
 ) -> LoginResult:
-    """Unknown emails and wrong passwords get the same error after the same bcrypt work."""
+    """Unknown emails and wrong passwords get the same error after the same bcrypt work.
+
+    The attempt is counted before the password is checked; no connection is held while bcrypt
+    runs (each `db.run` returns its connection to the pool).
+    """
     email = credentials.email
     await to_thread.run_sync(throttle.claim, email)
-    user = await to_thread.run_sync(find_user_by_email, session, email)
+    user = await db.run(find_user_by_email, email=email)
     if not await hasher.verify(credentials.password, user.password_hash if user else None):
         raise AuthError(INVALID_CREDENTIALS)
     assert user is not None  # verify() is False without a hash
     await to_thread.run_sync(throttle.release, email)
-    tokens = await to_thread.run_sync(
-        lambda: issue_tokens(session=session, settings=settings, user_id=user.id)
-    )
+    tokens = await db.run(issue_tokens, settings=settings, user_id=user.id)
     return LoginResult(user=user, tokens=tokens)
 
 

@@ -52,11 +52,22 @@ def count_tasks(*, session: Session, user_id: uuid.UUID, task_filter: TaskFilter
     return session.exec(select(func.count()).select_from(statement.subquery())).one()
 
 
+@dataclass(frozen=True)
+class TaskList:
+    tasks: list[Task]
+    total: int  # matching the filter, before limit and offset
+
+
 def list_tasks(
     *, session: Session, user_id: uuid.UUID, task_filter: TaskFilter, limit: int, offset: int
-) -> list[Task]:
+) -> TaskList:
+    """One page by offset, in the listing order, with the count of all that match."""
     statement = _where_filter(_owned(user_id), task_filter)
-    return list(session.exec(statement.order_by(*LISTING_ORDER).limit(limit).offset(offset)))
+    found = session.exec(statement.order_by(*LISTING_ORDER).limit(limit).offset(offset))
+    return TaskList(
+        tasks=list(found),
+        total=count_tasks(session=session, user_id=user_id, task_filter=task_filter),
+    )
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, status
 
-from app.api.deps import CurrentUser, RuntimeDep, SessionDep
+from app.api.deps import CurrentUser, RuntimeDep
 from app.api.responses import errors
 from app.api.routing import OrjsonRoute
 from app.services import accounts
@@ -17,21 +17,21 @@ router = APIRouter(prefix="/auth", tags=["auth"], route_class=OrjsonRoute)
     response_model=UserPublic,
     responses=errors(400, 413),
 )
-async def signup(data: SignupRequest, session: SessionDep, runtime: RuntimeDep) -> UserPublic:
+async def signup(data: SignupRequest, runtime: RuntimeDep) -> UserPublic:
     """Create an account. The email is stored in lower case and must not be registered yet."""
-    user = await accounts.signup(session=session, hasher=runtime.hasher, data=data)
+    user = await accounts.signup(db=runtime.db, hasher=runtime.hasher, data=data)
     return UserPublic.model_validate(user)
 
 
 @router.post("/login", response_model=Tokens, responses=errors(400, 401, 413, 429))
-async def login(credentials: LoginRequest, session: SessionDep, runtime: RuntimeDep) -> Tokens:
+async def login(credentials: LoginRequest, runtime: RuntimeDep) -> Tokens:
     """Exchange email and password for an access token (15 min) and a refresh token (7 days).
 
     Failed attempts are throttled per email: past the limit every attempt, even with the right
     password, answers 429 with `Retry-After`.
     """
     result = await accounts.login(
-        session=session,
+        db=runtime.db,
         hasher=runtime.hasher,
         throttle=runtime.throttle,
         settings=runtime.settings,
@@ -41,25 +41,23 @@ async def login(credentials: LoginRequest, session: SessionDep, runtime: Runtime
 
 
 @router.post("/refresh", response_model=Tokens, responses=errors(400, 401, 413))
-def refresh(body: RefreshRequest, session: SessionDep, runtime: RuntimeDep) -> Tokens:
+async def refresh(body: RefreshRequest, runtime: RuntimeDep) -> Tokens:
     """Rotate a refresh token: the old one is retired; replaying it revokes its whole chain."""
-    return accounts.refresh(
-        session=session, settings=runtime.settings, refresh_token=body.refresh_token
+    return await runtime.db.run(
+        accounts.refresh, settings=runtime.settings, refresh_token=body.refresh_token
     )
 
 
 @router.post("/logout", response_model=Message, responses=errors(400, 401, 413))
-def logout(
-    body: RefreshRequest, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
-) -> Message:
+async def logout(body: RefreshRequest, user: CurrentUser, runtime: RuntimeDep) -> Message:
     """Revoke the refresh token; it can no longer be refreshed."""
-    accounts.logout(
-        session=session, settings=runtime.settings, user=user, refresh_token=body.refresh_token
+    await runtime.db.run(
+        accounts.logout, settings=runtime.settings, user=user, refresh_token=body.refresh_token
     )
     return Message(message="Logged out successfully")
 
 
 @router.get("/me", response_model=UserPublic, responses=errors(401))
-def me(user: CurrentUser) -> UserPublic:
+async def me(user: CurrentUser) -> UserPublic:
     """The account the access token belongs to."""
     return UserPublic.model_validate(user)

@@ -36,7 +36,7 @@ class Unhealthy(SQLModel):
 )
 def health(runtime: RuntimeDep) -> Health | JSONResponse:
     try:
-        with runtime.engine.connect() as connection:
+        with runtime.db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError:
         body = Unhealthy(

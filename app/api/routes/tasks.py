@@ -3,11 +3,11 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
-from sqlmodel import Session
 
-from app.api.deps import CurrentUser, SessionDep
+from app.api.deps import CurrentUser, DatabaseDep
 from app.api.responses import TOTAL_COUNT_HEADER, errors
 from app.api.routing import OrjsonRoute
+from app.database import Database
 from app.services import tasks
 from app.services.tasks import MAX_PAGE_SIZE, MAX_TASK_ID
 from models.task import TaskCreate, TaskFilter, TaskPublic, TaskStats, TaskUpdate
@@ -24,9 +24,9 @@ TaskId = Annotated[int, Path(ge=1, le=MAX_TASK_ID, description="The task's id")]
     response_model=list[TaskPublic],
     responses={200: {"headers": TOTAL_COUNT_HEADER}, **errors(400, 401)},
 )
-def list_tasks(
+async def list_tasks(
     user: CurrentUser,
-    session: SessionDep,
+    db: DatabaseDep,
     response: Response,
     completed: bool | None = None,
     q: Annotated[SearchText | None, Query(description="Case-insensitive substring")] = None,
@@ -35,12 +35,11 @@ def list_tasks(
 ) -> list[TaskPublic]:
     """Incomplete tasks first, then newest first. `X-Total-Count` counts all that match."""
     task_filter = TaskFilter(completed=completed, search=q)
-    total = tasks.count_tasks(session=session, user_id=user.id, task_filter=task_filter)
-    response.headers["X-Total-Count"] = str(total)
-    found = tasks.list_tasks(
-        session=session, user_id=user.id, task_filter=task_filter, limit=limit, offset=offset
+    found = await db.run(
+        tasks.list_tasks, user_id=user.id, task_filter=task_filter, limit=limit, offset=offset
     )
-    return [TaskPublic.model_validate(task) for task in found]
+    response.headers["X-Total-Count"] = str(found.total)
+    return [TaskPublic.model_validate(task) for task in found.tasks]
 
 
 @router.post(
@@ -49,51 +48,51 @@ def list_tasks(
     response_model=TaskPublic,
     responses=errors(400, 401, 413),
 )
-def create_task(data: TaskCreate, user: CurrentUser, session: SessionDep) -> TaskPublic:
-    task = tasks.create_task(session=session, user_id=user.id, data=data)
+async def create_task(data: TaskCreate, user: CurrentUser, db: DatabaseDep) -> TaskPublic:
+    task = await db.run(tasks.create_task, user_id=user.id, data=data)
     return TaskPublic.model_validate(task)
 
 
 @router.get("/stats", response_model=TaskStats, responses=errors(401))
-def task_stats(user: CurrentUser, session: SessionDep) -> TaskStats:
-    return tasks.task_stats(session=session, user_id=user.id)
+async def task_stats(user: CurrentUser, db: DatabaseDep) -> TaskStats:
+    return await db.run(tasks.task_stats, user_id=user.id)
 
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=errors(400, 401, 404))
-def get_task(task_id: TaskId, user: CurrentUser, session: SessionDep) -> TaskPublic:
-    task = tasks.get_task(session=session, user_id=user.id, task_id=task_id)
+async def get_task(task_id: TaskId, user: CurrentUser, db: DatabaseDep) -> TaskPublic:
+    task = await db.run(tasks.get_task, user_id=user.id, task_id=task_id)
     return TaskPublic.model_validate(task)
 
 
-def _update(task_id: int, changes: TaskUpdate, user: User, session: Session) -> TaskPublic:
-    task = tasks.update_task(session=session, user_id=user.id, task_id=task_id, changes=changes)
+async def _update(task_id: int, changes: TaskUpdate, user: User, db: Database) -> TaskPublic:
+    task = await db.run(tasks.update_task, user_id=user.id, task_id=task_id, changes=changes)
     return TaskPublic.model_validate(task)
 
 
 @router.put("/{task_id}", response_model=TaskPublic, responses=errors(400, 401, 404, 413))
-def update_task(
-    task_id: TaskId, changes: TaskUpdate, user: CurrentUser, session: SessionDep
+async def update_task(
+    task_id: TaskId, changes: TaskUpdate, user: CurrentUser, db: DatabaseDep
 ) -> TaskPublic:
     """Change any of title, description, completed; fields left out stay as they are."""
-    return _update(task_id, changes, user, session)
+    return await _update(task_id, changes, user, db)
 
 
 @router.patch("/{task_id}", response_model=TaskPublic, responses=errors(400, 401, 404, 413))
-def patch_task(
-    task_id: TaskId, changes: TaskUpdate, user: CurrentUser, session: SessionDep
+async def patch_task(
+    task_id: TaskId, changes: TaskUpdate, user: CurrentUser, db: DatabaseDep
 ) -> TaskPublic:
     """The same as PUT: a partial update."""
-    return _update(task_id, changes, user, session)
+    return await _update(task_id, changes, user, db)
 
 
 @router.patch("/{task_id}/toggle", response_model=TaskPublic, responses=errors(400, 401, 404))
-def toggle_task(task_id: TaskId, user: CurrentUser, session: SessionDep) -> TaskPublic:
+async def toggle_task(task_id: TaskId, user: CurrentUser, db: DatabaseDep) -> TaskPublic:
     """Flip `completed`."""
-    task = tasks.toggle_task(session=session, user_id=user.id, task_id=task_id)
+    task = await db.run(tasks.toggle_task, user_id=user.id, task_id=task_id)
     return TaskPublic.model_validate(task)
 
 
 @router.delete("/{task_id}", response_model=Message, responses=errors(400, 401, 404))
-def delete_task(task_id: TaskId, user: CurrentUser, session: SessionDep) -> Message:
-    tasks.delete_task(session=session, user_id=user.id, task_id=task_id)
+async def delete_task(task_id: TaskId, user: CurrentUser, db: DatabaseDep) -> Message:
+    await db.run(tasks.delete_task, user_id=user.id, task_id=task_id)
     return Message(message="Task deleted successfully")
