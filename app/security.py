@@ -35,6 +35,14 @@ def dummy_hash(rounds: int) -> str:
     return hash_password("not a real password", rounds)
 
 
+def check_password(password: str, password_hash: str | None, rounds: int) -> bool:
+    """Check `password`; with no hash (an unknown user) spend the same time and answer False."""
+    if password_hash is None:
+        verify_password(password, dummy_hash(rounds))
+        return False
+    return verify_password(password, password_hash)
+
+
 class PasswordHasher:
     """Runs bcrypt in worker threads, at most `max_concurrent` at once.
 
@@ -52,14 +60,8 @@ class PasswordHasher:
         )
 
     async def verify(self, password: str, password_hash: str | None) -> bool:
-        """Check `password`; with no hash (unknown user) spend the same time and answer False."""
-        if password_hash is None:
-            await anyio.to_thread.run_sync(
-                verify_password, password, dummy_hash(self.rounds), limiter=self._slots
-            )
-            return False
         return await anyio.to_thread.run_sync(
-            verify_password, password, password_hash, limiter=self._slots
+            check_password, password, password_hash, self.rounds, limiter=self._slots
         )
 
 
