@@ -14,7 +14,11 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimitMiddleware:
-    """Answers 413 to bodies over `max_bytes`, whether or not they announce their length."""
+    """Answers 413 to bodies over `max_bytes`, whether or not they announce their length.
+
+    FastAPI's own `max_body_size` answers an announced oversize body in plain text; the contract
+    wants every error body to be JSON `{"detail": ...}`.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
