@@ -1,0 +1,290 @@
+"""Real processes for the reliability tests: uvicorn servers, fresh databases, a private PostgreSQL.
+
+Everything here is bounded: every wait has a deadline, every process started is stopped by the
+context manager that started it, ports come from fixed ranges (servers 8200-8299, the private
+PostgreSQL 55400-55499) and all traffic stays on 127.0.0.1.
+"""
+
+import contextlib
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from app.settings import Settings
+from tests.conftest import ROOT, TEST_SECRET, migrate
+
+HOST = "127.0.0.1"
+SERVER_PORTS = range(8200, 8300)
+POSTGRES_PORTS = range(55400, 55500)
+READY_TIMEOUT = 30.0
+
+
+def free_port(ports: range) -> int:
+    """A port of `ports` nobody listens on right now (a later bind may still lose a race)."""
+    candidates = list(ports)
+    random.shuffle(candidates)
+    for port in candidates:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((HOST, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1}")
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+@dataclass
+class Server:
+    """A uvicorn process serving the app; `log` holds its stdout and stderr."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    database_url: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def tail(self) -> str:
+        return _tail(self.log)
+
+
+def server_env(database_url: str, **overrides: str) -> dict[str, str]:
+    """The environment of a test server: every setting explicit, so no `.env` can change it."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "SYSTEMROOT"}
+    }
+    env.update(
+        {
+            "ENVIRONMENT": "test",
+            "DATABASE_URL": database_url,
+            "JWT_SECRET": TEST_SECRET,
+            "BCRYPT_ROUNDS": "4",
+            "RATE_LIMIT_STORAGE_URL": "memory://",
+            "LOGIN_MAX_FAILURES": "5",
+            "LOGIN_WINDOW_SECONDS": "900",
+            "POOL_SIZE": "5",
+            "MAX_OVERFLOW": "10",
+            "POOL_TIMEOUT": "5",
+            "DB_CONNECT_TIMEOUT": "5",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(overrides)
+    return env
+
+
+def _wait_ready(server: Server, deadline: float) -> None:
+    """Until the server answers any HTTP status on /api/health (503 still means it is up)."""
+    while time.monotonic() < deadline:
+        if not server.alive():
+            raise RuntimeError(f"server exited with {server.process.returncode}:\n{server.tail()}")
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.get(f"{server.url}/api/health", timeout=2.0)
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"server not ready within {READY_TIMEOUT} s:\n{server.tail()}")
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM the process group, then SIGKILL it if it has not gone within `timeout`."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout)
+
+
+@contextlib.contextmanager
+def uvicorn_server(env: Mapping[str, str], log_dir: Path, *, workers: int = 1) -> Iterator[Server]:
+    """Start `uvicorn app.main:create_app` on a free port in 8200-8299; stop it on exit.
+
+    The process gets its own process group (so `--workers` children go with it). A port lost to
+    a race is retried on another port, at most three times.
+    """
+    for _attempt in range(3):
+        port = free_port(SERVER_PORTS)
+        log = log_dir / f"uvicorn-{port}-{uuid.uuid4().hex[:6]}.log"
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:create_app",
+            "--factory",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--workers",
+            str(workers),
+            "--timeout-graceful-shutdown",
+            "3",
+        ]
+        with log.open("wb") as output:
+            process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
+                command,
+                cwd=ROOT,
+                env=dict(env),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        server = Server(process=process, port=port, log=log, database_url=env["DATABASE_URL"])
+        try:
+            _wait_ready(server, time.monotonic() + READY_TIMEOUT)
+        except RuntimeError:
+            stop_process(process)
+            if "address already in use" in server.log_text().lower():
+                continue
+            raise
+        try:
+            yield server
+        finally:
+            stop_process(process)
+        return
+    raise RuntimeError("could not bind a server port in three attempts")
+
+
+def admin_url() -> str:
+    """The psycopg2 URL of the shared PostgreSQL named by TEST_DATABASE_URL."""
+    return Settings(
+        database_url=os.environ["TEST_DATABASE_URL"], jwt_secret=TEST_SECRET
+    ).database_url
+
+
+def _admin_execute(server_url: str, statement: str) -> None:
+    """One statement outside a transaction, on a connection of its own (the server may have
+    restarted since the last one)."""
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def fresh_database(server_url: str, prefix: str = "todo_rel") -> Iterator[str]:
+    """A new database on the server of `server_url`, migrated to head, dropped on exit."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    _admin_execute(server_url, f'CREATE DATABASE "{name}"')
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        _admin_execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def postgres_bin_dir() -> Path | None:
+    """The newest /usr/lib/postgresql/<version>/bin holding initdb and pg_ctl, if any."""
+    found = [
+        path
+        for path in Path("/usr/lib/postgresql").glob("*/bin")
+        if (path / "initdb").exists() and (path / "pg_ctl").exists()
+    ]
+    if not found:
+        return None
+    return max(found, key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else 0)
+
+
+class PrivatePostgres:
+    """A throwaway PostgreSQL cluster in a temporary folder, on its own port in 55400-55499.
+
+    initdb refuses to run as root, so as root every binary runs as the `postgres` OS user (the
+    folder is handed to that user). Stopping and starting it never touches the shared server.
+    """
+
+    def __init__(self, bin_dir: Path) -> None:
+        self.bin_dir = bin_dir
+        self.root = Path(tempfile.mkdtemp(prefix="todo-rel-pg-"))
+        self.data = self.root / "data"
+        self.logfile = self.root / "postgres.log"
+        self.port = free_port(POSTGRES_PORTS)
+        if os.geteuid() == 0:
+            shutil.chown(self.root, user="postgres", group="postgres")
+
+    def _run(self, *args: str, timeout: float = 60.0) -> None:
+        command = [str(self.bin_dir / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        result = subprocess.run(  # noqa: S603 (fixed binaries, our arguments)
+            command, capture_output=True, timeout=timeout, check=False, cwd=self.root
+        )
+        if result.returncode != 0:
+            output = (result.stdout + result.stderr).decode(errors="replace")
+            raise RuntimeError(f"{' '.join(args[:1])} failed ({result.returncode}):\n{output}")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg2://postgres@{HOST}:{self.port}/postgres"
+
+    def init(self) -> None:
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses={HOST}"
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.logfile), "-o", options, "-w",
+            "-t", "30", "start",
+        )  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+    def destroy(self) -> None:
+        if self.running():
+            with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+                self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def private_postgres(bin_dir: Path) -> Iterator[PrivatePostgres]:
+    cluster = PrivatePostgres(bin_dir)
+    try:
+        cluster.init()
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()
