@@ -1,0 +1,120 @@
+"""When the throttle's store (Redis) is unreachable, and what an unexpected error looks like.
+
+The store is pointed at a port nobody listens on; the app runs in process on each database.
+"""
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.security import encode_token
+from app.settings import Settings
+from tests.conftest import TEST_SECRET
+from tests.reliability.checks import leaks, missing_security_headers
+from tests.reliability.servers import SERVER_PORTS, free_port
+from tests.support import PASSWORD, Account, database, signup, user_id_of
+
+STORE_DOWN = (
+    "LoginThrottle lets redis.ConnectionError escape (limits' storage errors are not caught or "
+    "mapped), so login answers 500 / INTERNAL_SERVER_ERROR instead of 503 with a clear message"
+)
+NO_HEADERS_ON_500 = (
+    "the 500 answer is made by Starlette's ServerErrorMiddleware, which sits outside "
+    "ApiHeadersMiddleware, so it lacks X-Content-Type-Options and Cache-Control"
+)
+CREDENTIALS = {"email": "alice@example.com", "password": PASSWORD}
+
+
+@pytest.fixture
+def store_down_app(make_settings: Callable[..., Settings]) -> FastAPI:
+    unreachable = f"redis://127.0.0.1:{free_port(SERVER_PORTS)}/0"
+    return create_app(make_settings(rate_limit_storage_url=unreachable))
+
+
+@pytest.fixture
+def store_down(store_down_app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(store_down_app, raise_server_exceptions=False) as client:
+        signup(client, "alice@example.com")
+        yield client
+
+
+def _access_token(settings: Settings) -> str:
+    """An access token made directly: logging in is what the missing store breaks."""
+    with database(settings) as session:
+        user_id = user_id_of(session, Account("alice@example.com", PASSWORD, "", ""))
+    token, _ = encode_token(
+        user_id=user_id, type="access", lifetime=timedelta(minutes=5), key=TEST_SECRET
+    )
+    return token
+
+
+def test_everything_but_login_works_while_the_throttle_store_is_down(
+    store_down: TestClient, settings: Settings
+) -> None:
+    headers = {"Authorization": f"Bearer {_access_token(settings)}"}
+    assert store_down.get("/api/health").status_code == 200
+    created = store_down.post("/api/tasks", json={"title": "still here"}, headers=headers)
+    assert created.status_code == 201
+    assert store_down.get("/api/tasks", headers=headers).status_code == 200
+
+
+@pytest.mark.xfail(strict=True, reason=STORE_DOWN)
+def test_rest_login_answers_503_while_the_throttle_store_is_down(store_down: TestClient) -> None:
+    response = store_down.post("/api/auth/login", json=CREDENTIALS)
+    assert response.status_code == 503
+    assert "unavailable" in response.json()["detail"]
+
+
+def test_rest_login_leaks_nothing_while_the_throttle_store_is_down(
+    store_down: TestClient,
+) -> None:
+    response = store_down.post("/api/auth/login", json=CREDENTIALS)
+    assert not leaks(response.status_code, response.text)
+
+
+@pytest.mark.xfail(strict=True, reason=STORE_DOWN)
+def test_graphql_login_is_service_unavailable_while_the_throttle_store_is_down(
+    store_down: TestClient,
+) -> None:
+    mutation = """mutation ($input: LoginInput!) {
+        login(input: $input) { tokens { accessToken } } }"""
+    response = store_down.post(
+        "/graphql", json={"query": mutation, "variables": {"input": CREDENTIALS}}
+    )
+    assert response.status_code == 200
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+
+
+@pytest.fixture
+def failing_route_client(settings: Settings) -> Iterator[TestClient]:
+    """The real app plus one route that fails unexpectedly, as any bug would."""
+    app = create_app(settings)
+
+    def explode() -> None:
+        raise RuntimeError("boom: SELECT password_hash FROM users")
+
+    app.add_api_route("/api/explode", explode)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_an_unexpected_error_is_a_bare_500_that_reveals_nothing(
+    failing_route_client: TestClient,
+) -> None:
+    response = failing_route_client.get("/api/explode")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal server error"}
+    assert not leaks(response.status_code, response.text)
+
+
+@pytest.mark.xfail(strict=True, reason=NO_HEADERS_ON_500)
+def test_an_unexpected_error_still_carries_the_api_headers(
+    failing_route_client: TestClient,
+) -> None:
+    response = failing_route_client.get("/api/explode")
+    assert missing_security_headers("/api/explode", dict(response.headers)) == []

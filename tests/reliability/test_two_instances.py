@@ -1,0 +1,133 @@
+"""Two server processes on one PostgreSQL database and one Redis: they act as one service.
+
+Both get the same JWT_SECRET; login throttling counts in Redis (TEST_REDIS_URL, default
+redis://127.0.0.1:6379/13), with a fresh email per test so runs never share a count.
+"""
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.reliability.conftest import REDIS_URL, redis_reachable
+from tests.reliability.live import at_once, register, unique_email
+from tests.reliability.servers import Server, fresh_database, server_env, uvicorn_server
+from tests.support import PASSWORD
+
+MAX_FAILURES = 4
+WRONG = "Wrong-password-1"
+
+
+@dataclass
+class Pair:
+    a: Server
+    b: Server
+    shared_throttle: bool
+
+
+@pytest.fixture(scope="module")
+def pair(postgres_server: str, server_logs: Path) -> Iterator[Pair]:
+    shared = redis_reachable(REDIS_URL)
+    env = server_env(
+        "",
+        RATE_LIMIT_STORAGE_URL=REDIS_URL if shared else "memory://",
+        LOGIN_MAX_FAILURES=str(MAX_FAILURES),
+        LOGIN_WINDOW_SECONDS="120",
+    )
+    with fresh_database(postgres_server) as url:
+        env["DATABASE_URL"] = url
+        with uvicorn_server(env, server_logs) as a, uvicorn_server(env, server_logs) as b:
+            yield Pair(a, b, shared)
+
+
+def _refresh(server: Server, token: str) -> httpx.Response:
+    return httpx.post(f"{server.url}/api/auth/refresh", json={"refresh_token": token})
+
+
+def test_an_access_token_from_one_instance_works_on_the_other(pair: Pair) -> None:
+    account = register(pair.a.url)
+    me = httpx.get(f"{pair.b.url}/api/auth/me", headers=account.headers)
+    assert me.status_code == 200
+    assert me.json()["email"] == account.email
+    created = httpx.post(f"{pair.b.url}/api/tasks", json={"title": "on b"}, headers=account.headers)
+    listed = httpx.get(f"{pair.a.url}/api/tasks", headers=account.headers)
+    assert [task["id"] for task in listed.json()] == [created.json()["id"]]
+
+
+def test_a_refresh_token_rotated_on_one_instance_is_retired_on_the_other(pair: Pair) -> None:
+    account = register(pair.a.url)
+    rotated = _refresh(pair.a, account.refresh_token)
+    assert rotated.status_code == 200
+    replay = _refresh(pair.b, account.refresh_token)
+    assert replay.status_code == 401
+    # The replay was taken as theft: the successor issued by the other instance is revoked too.
+    assert _refresh(pair.a, rotated.json()["refresh_token"]).status_code == 401
+
+
+def test_parallel_refreshes_of_one_token_on_both_instances_succeed_at_most_once(
+    pair: Pair,
+) -> None:
+    account = register(pair.a.url)
+
+    async def refresh(client: httpx.AsyncClient, index: int) -> int:
+        server = pair.a if index % 2 else pair.b
+        response = await client.post(
+            f"{server.url}/api/auth/refresh", json={"refresh_token": account.refresh_token}
+        )
+        return response.status_code
+
+    statuses = at_once(pair.a.url, 10, refresh)
+    assert statuses.count(200) <= 1
+    assert set(statuses) <= {200, 401}
+
+
+def test_logout_on_one_instance_holds_on_the_other(pair: Pair) -> None:
+    account = register(pair.a.url)
+    logout = httpx.post(
+        f"{pair.a.url}/api/auth/logout",
+        json={"refresh_token": account.refresh_token},
+        headers=account.headers,
+    )
+    assert logout.status_code == 200
+    assert _refresh(pair.b, account.refresh_token).status_code == 401
+
+
+def test_throttling_counts_failed_logins_across_both_instances(pair: Pair) -> None:
+    if not pair.shared_throttle:
+        pytest.skip(f"needs Redis at {REDIS_URL} (set TEST_REDIS_URL)")
+    account = register(pair.a.url)
+    servers = [pair.a, pair.b]
+    statuses = [
+        httpx.post(
+            f"{servers[attempt % 2].url}/api/auth/login",
+            json={"email": account.email, "password": WRONG},
+        ).status_code
+        for attempt in range(MAX_FAILURES + 1)
+    ]
+    assert statuses == [401] * MAX_FAILURES + [429]
+    # Throttled on both, even with the right password.
+    for server in servers:
+        response = httpx.post(
+            f"{server.url}/api/auth/login", json={"email": account.email, "password": PASSWORD}
+        )
+        assert response.status_code == 429
+        assert int(response.headers["Retry-After"]) > 0
+
+
+def test_simultaneous_failed_logins_on_both_instances_cannot_slip_past_the_limit(
+    pair: Pair,
+) -> None:
+    if not pair.shared_throttle:
+        pytest.skip(f"needs Redis at {REDIS_URL} (set TEST_REDIS_URL)")
+    email = unique_email("storm")  # unknown emails are throttled alike
+
+    async def attempt(client: httpx.AsyncClient, index: int) -> int:
+        server = pair.a if index % 2 else pair.b
+        body = {"email": email, "password": WRONG}
+        return (await client.post(f"{server.url}/api/auth/login", json=body)).status_code
+
+    statuses = at_once(pair.a.url, 20, attempt)
+    assert Counter(statuses) == {401: MAX_FAILURES, 429: 20 - MAX_FAILURES}
