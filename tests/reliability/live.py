@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from threading import Event, Thread
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 
@@ -102,7 +102,3 @@ def watching_health(base_url: str, interval: float = 0.05) -> Iterator[HealthWat
     finally:
         stop.set()
         thread.join(timeout=15)
-
-
-def json_of(response: httpx.Response) -> Any:
-    return response.json()
