@@ -421,6 +421,7 @@ class Bench:
                 f"EXPLAIN ANALYZE of the keyset query for the {label}, "
                 f"uses ix_tasks_listing: {uses_index} {verdict}"
             )
+            log(f"  {_plan_cost(plan)}")
             if n == 0:
                 log("  " + " ".join(statement.split()))
             for line in plan:
@@ -491,6 +492,18 @@ class Findings:
     equivalence: str
     counts: list[inprocess.StatementCount] = field(default_factory=list)
     plans: list[tuple[str, str, list[str]]] = field(default_factory=list)
+
+
+def _plan_cost(plan: list[str]) -> str:
+    """Whether the page costs what the first page costs: rows read and thrown away to reach it."""
+    removed = sum(
+        int(line.split(":")[1]) for line in plan if line.strip().startswith("Rows Removed by")
+    )
+    sorts = sum(1 for line in plan if line.strip().startswith("->  Sort"))
+    return (
+        f"rows read and discarded before the page: {removed}; "
+        f"sorts: {sorts} (a page that costs what the first costs reads ~0 and sorts 0)"
+    )
 
 
 def _status(response: httpx.Response, expected: int) -> str | None:

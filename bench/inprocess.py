@@ -99,9 +99,17 @@ class _Counter:
         event.remove(self.engine, "rollback", self._end)
 
 
+def _engine(app: Any) -> Engine:
+    """The service's engine, wherever the runtime keeps it (`runtime.db.engine` or `.engine`)."""
+    runtime = app.state.runtime
+    holder = getattr(runtime, "db", runtime)
+    engine: Engine = holder.engine
+    return engine
+
+
 def count_statements(settings: Settings, calls: Sequence[Call]) -> list[StatementCount]:
     app = create_app(settings)
-    engine: Engine = app.state.runtime.engine
+    engine = _engine(app)
     results: list[StatementCount] = []
     with TestClient(app) as client, _Counter(engine) as counter:
         for call in calls:
@@ -137,7 +145,7 @@ def explain_page(
 ) -> tuple[str, list[str]]:
     """The keyset query the service sends for the page after `cursor`, and its EXPLAIN ANALYZE."""
     app = create_app(settings)
-    engine: Engine = app.state.runtime.engine
+    engine = _engine(app)
     captured: list[tuple[str, Any]] = []
 
     def capture(*args: Any) -> None:

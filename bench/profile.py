@@ -48,14 +48,38 @@ def finish(process: "subprocess.Popen[str]", seconds: float, children: Children)
         children.stop(process)
 
 
-def _frame(frame: str) -> str:
-    """`handler (fastapi/routing.py)` stays as it is; process and thread lines are dropped."""
-    return frame.strip()
+# Where a sample belongs: the innermost frame that matches one of these, in this order of test.
+# Names are those of this service and its libraries; a sample matching none counts as "other".
+PHASES: list[tuple[str, tuple[str, ...]]] = [
+    ("pydantic validation (TaskPublic.model_validate)", ("sqlmodel_validate", "model_validate")),
+    ("service count_tasks (count query)", ("count_tasks (app/services",)),
+    ("service list_tasks (page query, ORM objects)", ("list_tasks (app/services",)),
+    ("service page_tasks (GraphQL page, ORM objects)", ("page_tasks (app/services",)),
+    ("DataLoader users_by_id", ("users_by_id",)),
+    ("JWT decode", ("jwt/",)),
+    ("authenticate: load the user row", ("authenticate (app/services",)),
+    ("login (bcrypt, throttle, tokens)", ("app/security.py", "app/throttle.py", "issue_tokens")),
+    ("session end: rollback, pool return", ("Database.run.<locals>.call", "Context.run.<locals>")),
+    ("response serialization", ("serialize_response", "dump_json", "_prepare_response_content")),
+    ("GraphQL execution (strawberry, graphql-core)", ("strawberry/", "graphql/")),
+    ("FastAPI routing and dependencies", ("fastapi/",)),
+    ("uvicorn HTTP, Starlette and app middleware", ("uvicorn/", "starlette/", "app/")),
+    ("thread hops (anyio, thread wake-ups)", ("anyio/", "threading.py", "queue.py")),
+    ("event loop (uvloop, in C)", ("Runner.run", "asyncio/")),
+]
 
 
-def summarize(files: list[Path], top: int = 25) -> list[str]:
+def _phase(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        for name, keys in PHASES:
+            if any(key in frame for key in keys):
+                return name
+    return "other"
+
+
+def summarize(files: list[Path], top: int = 15) -> list[str]:
     own: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
+    phases: Counter[str] = Counter()
     total = 0
     for path in files:
         if not path.exists():
@@ -65,19 +89,16 @@ def summarize(files: list[Path], top: int = 25) -> list[str]:
             if not stack or not count_text.isdigit():
                 continue
             count = int(count_text)
-            frames = [_frame(f) for f in stack.split(";") if "(" in f and ")" in f]
+            frames = [f.strip() for f in stack.split(";") if "(" in f and ")" in f]
             if not frames:
                 continue
             total += count
             own[frames[-1]] += count
-            for frame in set(frames):
-                inclusive[frame] += count
+            phases[_phase(frames)] += count
     if total == 0:
         return ["  no samples (is the service a Python process py-spy may trace?)"]
-    lines = [f"  {total} samples; self (where the thread is running):"]
+    lines = [f"  {total} samples; by part of the request (innermost match):"]
+    lines += [f"    {100 * n / total:5.1f}%  {name}" for name, n in phases.most_common()]
+    lines.append("  functions running when sampled (self):")
     lines += [f"    {100 * n / total:5.1f}%  {name}" for name, n in own.most_common(top)]
-    lines.append("  inclusive (on the stack), excluding thread and event-loop bootstrap frames:")
-    boring = ("_bootstrap", "run (", "Runner.run", "asyncio_run", "_run_module", "_run_code")
-    kept = [(n, c) for n, c in inclusive.most_common() if not n.startswith(boring)]
-    lines += [f"    {100 * c / total:5.1f}%  {n}" for n, c in kept[:top]]
     return lines
