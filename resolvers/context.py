@@ -48,6 +48,8 @@ class Context(BaseContext):
                 self._user = await self.run(
                     accounts.authenticate, settings=self.runtime.settings, access_token=token
                 )
+                # The viewer owns every task it can see: `owner` then costs no query at all.
+                self.loaders.user.prime(self._user.id, self._user)
         return self._user
 
     async def run(self, service: Callable[..., T], /, **kwargs: Any) -> T:

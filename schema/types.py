@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from app.errors import NotFound
+from app.services.tasks import TaskView
 from models.task import Task as TaskModel
 from models.task import TaskStats as TaskStatsModel
 from models.user import Tokens
@@ -46,7 +47,7 @@ class Task:
         return User.from_model(user)
 
     @classmethod
-    def from_model(cls, task: TaskModel) -> Self:
+    def from_model(cls, task: TaskModel | TaskView) -> Self:
         assert task.id is not None  # stored tasks always have one
         return cls(
             id=task.id,

@@ -1,6 +1,7 @@
 """Tasks: listing, paging, reading and changing a user's own tasks.
 
-Every query starts from `_owned(user_id)`, so no caller can forget whose tasks it is looking at.
+Every query is narrowed to the owner first (`_owned`, `_matching`), so no caller can forget whose
+tasks it is looking at.
 """
 
 import base64
@@ -12,14 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from sqlalchemy import ColumnElement, and_, delete, false, func, not_, or_, true, update
+from sqlalchemy import ColumnElement, delete, func, literal, not_, or_, true, tuple_, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.database import unicode_lower
 from app.errors import FieldError, InvalidInput, NotFound
 from models.task import Task, TaskCreate, TaskFilter, TaskStats, TaskUpdate
-from models.types import utcnow
+from models.types import UTCDateTime, utcnow
 
 TASK_NOT_FOUND = "Task not found"
 MAX_PAGE_SIZE = 500
@@ -29,32 +31,76 @@ MAX_TASK_ID = 2**31 - 1  # the `tasks.id` column is a 32-bit integer, like Graph
 LISTING_ORDER = (col(Task.completed).asc(), col(Task.created_at).desc(), col(Task.id).desc())
 
 
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """A task as listings read it: its columns, without the cost of an ORM object."""
+
+    user_id: uuid.UUID
+    id: int
+    title: str
+    description: str
+    completed: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+_VIEW_COLUMNS = (
+    col(Task.id),
+    col(Task.title),
+    col(Task.description),
+    col(Task.completed),
+    col(Task.created_at),
+    col(Task.updated_at),
+)
+
+
 def _owned(user_id: uuid.UUID) -> SelectOfScalar[Task]:
     return select(Task).where(Task.user_id == user_id)
 
 
-def _where_filter(statement: SelectOfScalar[Task], task_filter: TaskFilter) -> SelectOfScalar[Task]:
+def _matching(user_id: uuid.UUID, task_filter: TaskFilter) -> list[ColumnElement[bool]]:
+    """The conditions for the user's tasks that pass `task_filter`."""
+    conditions = [col(Task.user_id) == user_id]
     if task_filter.completed is not None:
-        statement = statement.where(Task.completed == task_filter.completed)
+        conditions.append(col(Task.completed) == task_filter.completed)
     if task_filter.search:
         needle = task_filter.search.lower()
-        statement = statement.where(
+        conditions.append(
             or_(
                 unicode_lower(col(Task.title)).contains(needle, autoescape=True),
                 unicode_lower(col(Task.description)).contains(needle, autoescape=True),
             )
         )
-    return statement
+    return conditions
+
+
+def _views(
+    session: Session,
+    user_id: uuid.UUID,
+    conditions: list[ColumnElement[bool]],
+    limit: int,
+    offset: int = 0,
+) -> list[TaskView]:
+    """Matching tasks in the listing order. Every row is the user's (the conditions say so), so
+    `user_id` is not read back."""
+    statement = (
+        sa_select(*_VIEW_COLUMNS)
+        .where(*conditions)
+        .order_by(*LISTING_ORDER)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [TaskView(user_id, *row) for row in session.execute(statement)]
 
 
 def count_tasks(*, session: Session, user_id: uuid.UUID, task_filter: TaskFilter) -> int:
-    statement = _where_filter(_owned(user_id), task_filter)
-    return session.exec(select(func.count()).select_from(statement.subquery())).one()
+    statement = select(func.count()).select_from(Task).where(*_matching(user_id, task_filter))
+    return session.exec(statement).one()
 
 
 @dataclass(frozen=True)
 class TaskList:
-    tasks: list[Task]
+    tasks: list[TaskView]
     total: int  # matching the filter, before limit and offset
 
 
@@ -62,17 +108,16 @@ def list_tasks(
     *, session: Session, user_id: uuid.UUID, task_filter: TaskFilter, limit: int, offset: int
 ) -> TaskList:
     """One page by offset, in the listing order, with the count of all that match."""
-    statement = _where_filter(_owned(user_id), task_filter)
-    found = session.exec(statement.order_by(*LISTING_ORDER).limit(limit).offset(offset))
+    conditions = _matching(user_id, task_filter)
     return TaskList(
-        tasks=list(found),
+        tasks=_views(session, user_id, conditions, limit, offset),
         total=count_tasks(session=session, user_id=user_id, task_filter=task_filter),
     )
 
 
 @dataclass(frozen=True)
 class TaskPage:
-    tasks: list[Task]
+    tasks: list[TaskView]
     has_next_page: bool
     cursors: list[str]
 
@@ -86,16 +131,31 @@ def page_tasks(
     after: str | None,
     cursor_key: str,
 ) -> TaskPage:
-    """One page in the listing order, by key: a deep page costs what the first one costs."""
+    """One page in the listing order, by key: a deep page costs what the first one costs.
+
+    After a cursor, the rest of its completion state comes first (an index range on
+    `(created_at, id)` below the cursor), then, if the page is not full and the cursor was an
+    incomplete task, the completed tasks from the top: at most two index-served queries.
+    """
     if not 1 <= first <= MAX_PAGE_SIZE:
         raise InvalidInput(
             f"first must be between 1 and {MAX_PAGE_SIZE}",
             [FieldError("first", f"must be between 1 and {MAX_PAGE_SIZE}")],
         )
-    statement = _where_filter(_owned(user_id), task_filter)
-    if after is not None:
-        statement = statement.where(_after(decode_cursor(after, user_id, cursor_key)))
-    rows = list(session.exec(statement.order_by(*LISTING_ORDER).limit(first + 1)))
+    conditions = _matching(user_id, task_filter)
+    wanted = first + 1  # one more than the page tells whether another page follows
+    if after is None:
+        rows = _views(session, user_id, conditions, wanted)
+    else:
+        position = decode_cursor(after, user_id, cursor_key)
+        below = tuple_(col(Task.created_at), col(Task.id)) < tuple_(
+            literal(position.created_at, UTCDateTime()), literal(position.id)
+        )
+        same_state = col(Task.completed) == position.completed
+        rows = _views(session, user_id, [*conditions, same_state, below], wanted)
+        if len(rows) < wanted and not position.completed:
+            completed = col(Task.completed) == true()
+            rows += _views(session, user_id, [*conditions, completed], wanted - len(rows))
     tasks = rows[:first]
     return TaskPage(
         tasks=tasks,
@@ -111,24 +171,12 @@ class _Position:
     id: int
 
 
-def _after(position: _Position) -> ColumnElement[bool]:
-    """Rows after `position` in LISTING_ORDER, written out term by term (no tuple comparison on
-    booleans in SQLAlchemy): a later completion state, or the same one and older, or the same
-    timestamp and a lower id."""
-    same_state = col(Task.completed) == position.completed
-    return or_(
-        (col(Task.completed) == true()) if not position.completed else false(),
-        and_(same_state, col(Task.created_at) < position.created_at),
-        and_(same_state, col(Task.created_at) == position.created_at, col(Task.id) < position.id),
-    )
-
-
 def _sign(payload: bytes, user_id: uuid.UUID, key: str) -> bytes:
     message = user_id.bytes + payload
     return hmac.new(key.encode(), message, hashlib.sha256).digest()[:16]
 
 
-def encode_cursor(task: Task, user_id: uuid.UUID, key: str) -> str:
+def encode_cursor(task: TaskView, user_id: uuid.UUID, key: str) -> str:
     """An opaque cursor, signed for this user: it cannot be forged or used on another's list."""
     payload = orjson.dumps([task.completed, task.created_at.isoformat(), task.id])
     return base64.urlsafe_b64encode(_sign(payload, user_id, key) + payload).decode().rstrip("=")

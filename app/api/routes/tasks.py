@@ -32,14 +32,14 @@ async def list_tasks(
     q: Annotated[SearchText | None, Query(description="Case-insensitive substring")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_TASK_ID)] = 0,
-) -> list[TaskPublic]:
+) -> list[tasks.TaskView]:
     """Incomplete tasks first, then newest first. `X-Total-Count` counts all that match."""
     task_filter = TaskFilter(completed=completed, search=q)
     found = await db.run(
         tasks.list_tasks, user_id=user.id, task_filter=task_filter, limit=limit, offset=offset
     )
     response.headers["X-Total-Count"] = str(found.total)
-    return [TaskPublic.model_validate(task) for task in found.tasks]
+    return found.tasks  # shaped into TaskPublic once, by the response model
 
 
 @router.post(
