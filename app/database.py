@@ -1,20 +1,28 @@
 """The engine, sessions, and what makes SQLite answer like PostgreSQL."""
 
+import logging
 import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import anyio
 from anyio import to_thread
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import functions
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session, String
 
+from app.errors import Unavailable
 from app.settings import Settings
 from models.task import LISTING_INDEX
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
+
+DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly"
 
 
 def create_db_engine(settings: Settings) -> Engine:
@@ -73,6 +81,10 @@ def include_in_autogenerate(
     return not (type_ == "index" and name == LISTING_INDEX)
 
 
+def ping(*, session: Session) -> None:
+    session.execute(text("SELECT 1"))
+
+
 class Database:
     """Runs synchronous services off the event loop, each call with a session of its own.
 
@@ -82,17 +94,33 @@ class Database:
     writes; anything left unfinished is rolled back when the session closes.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, timeout: float) -> None:
         self.engine = engine
+        self.timeout = timeout
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
     async def run(self, service: Callable[..., T], /, **kwargs: Any) -> T:
-        """`service(session=..., **kwargs)` in a worker thread."""
+        """`service(session=..., **kwargs)` in a worker thread, answered within `timeout`.
+
+        A database that cannot be reached, has no free connection, or stops answering (a frozen
+        server never closes the socket, so only a deadline notices) raises `Unavailable`. A thread
+        stuck on a frozen server is abandoned; it ends when the server answers or goes away.
+        """
 
         def call() -> T:
             with self.session() as session:
                 return service(session=session, **kwargs)
 
-        return await to_thread.run_sync(call)
+        try:
+            with anyio.fail_after(self.timeout):
+                return await to_thread.run_sync(call, abandon_on_cancel=True)
+        except (TimeoutError, OperationalError, PoolTimeoutError) as error:
+            logger.warning("database unavailable: %r", error)
+            raise Unavailable(DATABASE_UNAVAILABLE) from None
+        except DBAPIError as error:
+            if error.connection_invalidated:
+                logger.warning("database connection lost: %r", error)
+                raise Unavailable(DATABASE_UNAVAILABLE) from None
+            raise

@@ -19,6 +19,10 @@ class AuthError(ServiceError):
     """The request is not authenticated, or the credentials are wrong."""
 
 
+class Unavailable(ServiceError):
+    """Something the service depends on (the database, the throttle store) did not answer."""
+
+
 class RateLimited(ServiceError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)

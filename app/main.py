@@ -12,7 +12,7 @@ from app.api.errors import install_error_handlers
 from app.api.graphql import TodoGraphQLRouter
 from app.api.openapi import install_openapi
 from app.api.routes import auth, health, tasks
-from app.middleware import ApiHeadersMiddleware, BodyLimitMiddleware
+from app.middleware import ApiHeadersMiddleware, BodyLimitMiddleware, QueryStringMiddleware
 from app.runtime import Runtime
 from app.settings import Settings, get_settings
 
@@ -63,5 +63,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["X-Total-Count", "Retry-After", "WWW-Authenticate"],
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(QueryStringMiddleware)
     app.add_middleware(ApiHeadersMiddleware)
     return app

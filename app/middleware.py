@@ -1,4 +1,6 @@
-"""ASGI middleware: a request body limit, and headers that suit a JSON API."""
+"""ASGI middleware: a request body limit, a UTF-8 query string, headers that suit a JSON API."""
+
+from urllib.parse import unquote_to_bytes
 
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -60,6 +62,9 @@ class BodyLimitMiddleware:
             await too_large(scope, receive, send)
 
 
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
 class ApiHeadersMiddleware:
     """`nosniff` on every answer; API answers may carry user data, so no cache may keep them."""
 
@@ -75,9 +80,43 @@ class ApiHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                if not cacheable:
-                    headers.setdefault("Cache-Control", "no-store")
+                for name, value in SECURITY_HEADERS.items():
+                    if name != "Cache-Control" or not cacheable:
+                        headers.setdefault(name, value)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class QueryStringMiddleware:
+    """Refuses a query string that does not decode as UTF-8 (400), where Starlette would quietly
+    turn the bad bytes into U+FFFD and search for that."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        field = _first_undecodable(scope["query_string"]) if scope["type"] == "http" else None
+        if field is None:
+            await self.app(scope, receive, send)
+            return
+        response = JSONResponse(
+            {
+                "detail": f"Invalid input: {field}: is not valid UTF-8",
+                "errors": [{"field": field, "message": "is not valid UTF-8"}],
+            },
+            status_code=400,
+        )
+        await response(scope, receive, send)
+
+
+def _first_undecodable(query_string: bytes) -> str | None:
+    """The name of the first parameter whose name or value is not UTF-8 once percent-decoded."""
+    for pair in query_string.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        try:
+            unquote_to_bytes(name).decode()
+            unquote_to_bytes(value).decode()
+        except UnicodeDecodeError:
+            return unquote_to_bytes(name).decode(errors="replace") or "query"
+    return None

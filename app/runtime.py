@@ -19,7 +19,7 @@ class Runtime:
     def from_settings(cls, settings: Settings) -> "Runtime":
         return cls(
             settings=settings,
-            db=Database(create_db_engine(settings)),
+            db=Database(create_db_engine(settings), timeout=settings.db_timeout),
             hasher=PasswordHasher(settings.bcrypt_rounds, settings.max_concurrent_hashes),
             throttle=LoginThrottle(
                 settings.rate_limit_storage_url,

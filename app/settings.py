@@ -29,7 +29,10 @@ def load_or_create_dev_secret(path: Path) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    # hide_input_in_errors: a refused JWT_SECRET must not be printed in the start-up error.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
 
     environment: Literal["development", "test", "production"] = "development"
 
@@ -39,6 +42,9 @@ class Settings(BaseSettings):
     pool_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a free connection.")
     pool_recycle: int = Field(1800, description="Seconds before a pooled connection is replaced.")
     db_connect_timeout: int = Field(5, ge=1)
+    db_timeout: float = Field(
+        5.0, gt=0, description="Seconds a unit of database work may take before a 503."
+    )
 
     jwt_secret: SecretStr | None = Field(
         None, validation_alias=AliasChoices("JWT_SECRET", "BETTER_AUTH_SECRET", "jwt_secret")

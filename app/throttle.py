@@ -2,10 +2,24 @@
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from limits import RateLimitItemPerSecond, storage, strategies
+from limits.errors import StorageError
 
-from app.errors import RateLimited
+from app.errors import RateLimited, Unavailable
+
+THROTTLE_UNAVAILABLE = "Login is unavailable for a moment; try again shortly"
+
+
+@contextmanager
+def _store_answers() -> Iterator[None]:
+    """The counts live in the store (Redis across workers); without them no login is let through."""
+    try:
+        yield
+    except StorageError as error:
+        raise Unavailable(THROTTLE_UNAVAILABLE) from error
 
 
 class LoginThrottle:
@@ -17,23 +31,26 @@ class LoginThrottle:
     """
 
     def __init__(self, storage_url: str, max_failures: int, window_seconds: int) -> None:
-        self._storage = storage.storage_from_string(storage_url)
+        self._storage = storage.storage_from_string(storage_url, wrap_exceptions=True)
         self._limiter = strategies.FixedWindowRateLimiter(self._storage)
         self._item = RateLimitItemPerSecond(max_failures, window_seconds, namespace="login")
 
     def claim(self, email: str) -> None:
         """Count an attempt for `email`, or raise `RateLimited` if the email is throttled."""
-        if not self._limiter.hit(self._item, email):
+        with _store_answers():
+            if self._limiter.hit(self._item, email):
+                return
             reset_at = self._limiter.get_window_stats(self._item, email).reset_time
-            retry_after = max(1, math.ceil(reset_at - time.time()))
-            raise RateLimited(
-                f"Too many failed login attempts; try again in {retry_after} seconds",
-                retry_after=retry_after,
-            )
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        raise RateLimited(
+            f"Too many failed login attempts; try again in {retry_after} seconds",
+            retry_after=retry_after,
+        )
 
     def release(self, email: str) -> None:
         """Give back the place `claim` took: a successful login is not a failure."""
-        self._storage.incr(self._item.key_for(email), self._item.get_expiry(), amount=-1)
+        with _store_answers():
+            self._storage.incr(self._item.key_for(email), self._item.get_expiry(), amount=-1)
 
     def reset(self) -> None:
         self._storage.reset()

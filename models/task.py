@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import field_validator, model_validator
+from pydantic import StrictBool, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import Index, desc
 from sqlmodel import Field, SQLModel
@@ -33,12 +33,7 @@ class Task(SQLModel, table=True):
 
 class TaskCreate(SQLModel):
     title: Title
-    description: Description = ""
-
-    @field_validator("description", mode="before")
-    @classmethod
-    def null_is_empty(cls, value: object) -> object:
-        return "" if value is None else value
+    description: Description | None = Field(default="", description="null is the same as empty.")
 
 
 class TaskUpdate(SQLModel):
@@ -46,7 +41,7 @@ class TaskUpdate(SQLModel):
 
     title: Title = Field(default=None, description="Leave out to keep; null is refused.")
     description: Description | None = Field(default=None, description="null clears it.")
-    completed: bool = Field(default=None, description="Leave out to keep; null is refused.")
+    completed: StrictBool = Field(default=None, description="Leave out to keep; null is refused.")
 
     @field_validator("title", "completed", mode="before")
     @classmethod

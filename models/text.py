@@ -137,6 +137,10 @@ Password = Annotated[
     length_between(1, PASSWORD_MAX_BYTES, "password"),
     AfterValidator(_check_password),
     Storable,
+    Field(
+        description="At most 72 bytes in UTF-8.",
+        json_schema_extra={"minLength": 1, "maxLength": PASSWORD_MAX_BYTES},
+    ),
 ]
 SearchText = Annotated[
     str,
@@ -145,4 +149,10 @@ SearchText = Annotated[
     Storable,
     Field(json_schema_extra={"maxLength": SEARCH_MAX}),
 ]
-Token = Annotated[str, length_between(1, TOKEN_MAX, "token"), Trimmed, Storable]
+Token = Annotated[
+    str,
+    length_between(1, TOKEN_MAX, "token"),
+    Trimmed,
+    Storable,
+    Field(json_schema_extra={"minLength": 1, "maxLength": TOKEN_MAX}),
+]

@@ -3,21 +3,18 @@
 import logging
 
 from graphql import GraphQLError
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from strawberry.extensions import MaskErrors
 
-from app.errors import AuthError, InvalidInput, NotFound, RateLimited, ServiceError
+from app.errors import AuthError, InvalidInput, NotFound, RateLimited, ServiceError, Unavailable
 
 logger = logging.getLogger(__name__)
-
-DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly"
 
 _CODES: list[tuple[type[ServiceError], str]] = [
     (AuthError, "UNAUTHENTICATED"),
     (NotFound, "NOT_FOUND"),
     (InvalidInput, "BAD_USER_INPUT"),
     (RateLimited, "RATE_LIMITED"),
+    (Unavailable, "SERVICE_UNAVAILABLE"),
 ]
 
 
@@ -35,7 +32,9 @@ def _coded(error: GraphQLError, message: str, extensions: dict[str, object]) -> 
 def present(error: GraphQLError) -> GraphQLError:
     """The error as the client sees it: the domain errors with their codes, the rest masked."""
     original = error.original_error
-    if original is None:  # syntax, validation, variable coercion: the request itself is wrong
+    if original is None or isinstance(original, GraphQLError):
+        # syntax, validation, variable coercion (graphql-core wraps those errors in another
+        # GraphQLError): the request itself is wrong
         return _coded(error, error.message, {"code": "BAD_USER_INPUT", **(error.extensions or {})})
     if isinstance(original, ServiceError):
         code = next(code for kind, code in _CODES if isinstance(original, kind))
@@ -49,9 +48,6 @@ def present(error: GraphQLError) -> GraphQLError:
         if isinstance(original, RateLimited):
             extensions["retryAfter"] = original.retry_after
         return _coded(error, original.message, extensions)
-    if isinstance(original, OperationalError | PoolTimeoutError):
-        logger.warning("database unavailable: %s", original)
-        return _coded(error, DATABASE_UNAVAILABLE, {"code": "SERVICE_UNAVAILABLE"})
     logger.error("unexpected error in GraphQL", exc_info=original)
     return _coded(error, "Internal server error", {"code": "INTERNAL_SERVER_ERROR"})
 

@@ -1,21 +1,27 @@
 """How errors become HTTP answers: every body is `{"detail": ...}`, never a stack trace."""
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
-from app.errors import AuthError, InvalidInput, NotFound, RateLimited, ServiceError
+from app.errors import (
+    AuthError,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    ServiceError,
+    Unavailable,
+)
+from app.middleware import SECURITY_HEADERS
 from app.validation import field_errors, invalid_input
 
 logger = logging.getLogger(__name__)
 
-DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly"
 BEARER = {"WWW-Authenticate": "Bearer"}
 
 
@@ -37,6 +43,8 @@ def _service_error(_request: Request, error: Exception) -> JSONResponse:
     if isinstance(error, RateLimited):
         headers = {"Retry-After": str(error.retry_after)}
         return JSONResponse({"detail": error.message}, status_code=429, headers=headers)
+    if isinstance(error, Unavailable):
+        return JSONResponse({"detail": error.message}, status_code=503)
     raise error  # pragma: no cover - every ServiceError subclass is mapped above
 
 
@@ -46,35 +54,34 @@ def _validation_error(_request: Request, error: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=400)
 
 
-def _http_error(_request: Request, error: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> set[str]:
+    """Every documented method of the request's path. The router's 405 names only the methods of
+    the first route that matched the path (`GET` for `/api/tasks/{id}`); HTTP wants them all."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^/}]+\}", "[^/]+", template), request.url.path):
+            methods |= {method.upper() for method in operations}
+    return methods
+
+
+def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
-    return JSONResponse(
-        {"detail": error.detail}, status_code=error.status_code, headers=error.headers
-    )
-
-
-def _database_unavailable(_request: Request, error: Exception) -> JSONResponse:
-    logger.warning("database unavailable: %s", error)
-    return JSONResponse({"detail": DATABASE_UNAVAILABLE}, status_code=503)
-
-
-def _database_error(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, DBAPIError)
-    if error.connection_invalidated:
-        return _database_unavailable(request, error)
-    return _unexpected(request, error)
+    headers = dict(error.headers or {})
+    if error.status_code == 405 and (allowed := _allowed_methods(request)):
+        headers["Allow"] = ", ".join(sorted(allowed))
+    return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=headers)
 
 
 def _unexpected(_request: Request, error: Exception) -> JSONResponse:
+    """Starlette answers this one outside every middleware, so it adds the API headers itself."""
     logger.exception("unhandled error", exc_info=error)
-    return JSONResponse({"detail": "Internal server error"}, status_code=500)
+    return JSONResponse(
+        {"detail": "Internal server error"}, status_code=500, headers=SECURITY_HEADERS
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(OperationalError, _database_unavailable)
-    app.add_exception_handler(PoolTimeoutError, _database_unavailable)
-    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

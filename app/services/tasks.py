@@ -176,7 +176,7 @@ def _sign(payload: bytes, user_id: uuid.UUID, key: str) -> bytes:
     return hmac.new(key.encode(), message, hashlib.sha256).digest()[:16]
 
 
-def encode_cursor(task: TaskView, user_id: uuid.UUID, key: str) -> str:
+def encode_cursor(task: Task | TaskView, user_id: uuid.UUID, key: str) -> str:
     """An opaque cursor, signed for this user: it cannot be forged or used on another's list."""
     payload = orjson.dumps([task.completed, task.created_at.isoformat(), task.id])
     return base64.urlsafe_b64encode(_sign(payload, user_id, key) + payload).decode().rstrip("=")
@@ -210,7 +210,7 @@ def get_task(*, session: Session, user_id: uuid.UUID, task_id: int) -> Task:
 
 
 def create_task(*, session: Session, user_id: uuid.UUID, data: TaskCreate) -> Task:
-    task = Task(user_id=user_id, title=data.title, description=data.description)
+    task = Task(user_id=user_id, title=data.title, description=data.description or "")
     session.add(task)
     session.commit()
     return task

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from app.api.errors import DATABASE_UNAVAILABLE
+from app.database import DATABASE_UNAVAILABLE
 from tests.reliability.checks import leaks
 from tests.reliability.live import register
 from tests.reliability.servers import (
@@ -264,15 +264,6 @@ def _signal_all(pids: list[int], signal_number: int) -> None:
             os.kill(pid, signal_number)
 
 
-FROZEN = (
-    "a PostgreSQL that stops answering (frozen, or a network partition) hangs requests that "
-    "hold pooled connections: pool_pre_ping's SELECT 1 and queries wait on the socket forever, "
-    "as neither a statement timeout nor TCP keepalives bound them (only connecting is bounded, "
-    "by DB_CONNECT_TIMEOUT)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=FROZEN)
 def test_a_frozen_database_answers_503_within_the_bound(
     cluster: PrivatePostgres, server: Server
 ) -> None:

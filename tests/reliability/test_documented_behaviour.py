@@ -1,7 +1,7 @@
-"""Where what the REST API does and what its OpenAPI document says part ways.
+"""The REST API does what its OpenAPI document says, at the places where it once did not.
 
 Each of these was found by schemathesis' stricter checks (negative_data_rejection,
-positive_data_acceptance, allow_header_conformance) and is pinned here as one plain example.
+positive_data_acceptance, allow_header_conformance) and is kept here as one plain example.
 """
 
 from typing import Any
@@ -11,32 +11,12 @@ from fastapi.testclient import TestClient
 
 from tests.support import Account, create_task
 
-ALLOW_HEADER = (
-    "Starlette's router answers 405 with the methods of the first route whose path matches "
-    "(Allow: GET for /api/tasks/{id}), not every method the resource supports; RFC 9110 "
-    "requires the full list"
-)
-LAX_BOOLEAN = (
-    "`completed` is a plain `bool`, which pydantic fills from 0/1, 'yes'/'no', 'on'/'off' too; "
-    "the document says boolean and GraphQL refuses them, so the two doors disagree "
-    "(StrictBool would refuse them)"
-)
-NULL_DESCRIPTION = (
-    "POST /api/tasks takes an explicit null description (as empty, like GraphQL), but the "
-    "TaskCreate schema documents a non-nullable string, so generated clients cannot send it"
-)
-UNDOCUMENTED_BOUNDS = (
-    "the login password (1..72 bytes) and refresh_token (1..2048 characters) are checked but "
-    "their schemas carry no minLength/maxLength, so a client cannot know them"
-)
-
 
 @pytest.fixture
 def spec(client: TestClient) -> Any:
     return client.get("/openapi.json").json()
 
 
-@pytest.mark.xfail(strict=True, reason=ALLOW_HEADER)
 def test_a_405_lists_every_method_the_resource_allows(client: TestClient, alice: Account) -> None:
     task = create_task(client, alice, "one")
     response = client.post(f"/api/tasks/{task['id']}", headers=alice.headers)
@@ -45,7 +25,6 @@ def test_a_405_lists_every_method_the_resource_allows(client: TestClient, alice:
     assert allowed == {"GET", "PUT", "PATCH", "DELETE"}
 
 
-@pytest.mark.xfail(strict=True, reason=LAX_BOOLEAN)
 @pytest.mark.parametrize("value", [0, 1, "yes", "on"])
 def test_completed_must_be_a_json_boolean(
     client: TestClient, alice: Account, value: object
@@ -58,7 +37,6 @@ def test_completed_must_be_a_json_boolean(
     assert response.json()["errors"][0]["field"] == "completed"
 
 
-@pytest.mark.xfail(strict=True, reason=NULL_DESCRIPTION)
 def test_a_null_description_at_creation_is_refused_or_documented(
     client: TestClient, alice: Account, spec: Any
 ) -> None:
@@ -72,7 +50,6 @@ def test_a_null_description_at_creation_is_refused_or_documented(
     assert response.status_code == 400 or documented_nullable
 
 
-@pytest.mark.xfail(strict=True, reason=UNDOCUMENTED_BOUNDS)
 @pytest.mark.parametrize(
     ("schema", "field"), [("LoginRequest", "password"), ("RefreshRequest", "refresh_token")]
 )

@@ -18,14 +18,6 @@ from tests.reliability.checks import leaks, missing_security_headers
 from tests.reliability.servers import SERVER_PORTS, free_port
 from tests.support import PASSWORD, Account, database, signup, user_id_of
 
-STORE_DOWN = (
-    "LoginThrottle lets redis.ConnectionError escape (limits' storage errors are not caught or "
-    "mapped), so login answers 500 / INTERNAL_SERVER_ERROR instead of 503 with a clear message"
-)
-NO_HEADERS_ON_500 = (
-    "the 500 answer is made by Starlette's ServerErrorMiddleware, which sits outside "
-    "ApiHeadersMiddleware, so it lacks X-Content-Type-Options and Cache-Control"
-)
 CREDENTIALS = {"email": "alice@example.com", "password": PASSWORD}
 
 
@@ -62,7 +54,6 @@ def test_everything_but_login_works_while_the_throttle_store_is_down(
     assert store_down.get("/api/tasks", headers=headers).status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason=STORE_DOWN)
 def test_rest_login_answers_503_while_the_throttle_store_is_down(store_down: TestClient) -> None:
     response = store_down.post("/api/auth/login", json=CREDENTIALS)
     assert response.status_code == 503
@@ -76,7 +67,6 @@ def test_rest_login_leaks_nothing_while_the_throttle_store_is_down(
     assert not leaks(response.status_code, response.text)
 
 
-@pytest.mark.xfail(strict=True, reason=STORE_DOWN)
 def test_graphql_login_is_service_unavailable_while_the_throttle_store_is_down(
     store_down: TestClient,
 ) -> None:
@@ -112,7 +102,6 @@ def test_an_unexpected_error_is_a_bare_500_that_reveals_nothing(
     assert not leaks(response.status_code, response.text)
 
 
-@pytest.mark.xfail(strict=True, reason=NO_HEADERS_ON_500)
 def test_an_unexpected_error_still_carries_the_api_headers(
     failing_route_client: TestClient,
 ) -> None:

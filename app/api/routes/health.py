@@ -5,12 +5,12 @@ from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
 from app.api.deps import RuntimeDep
 from app.api.routing import OrjsonRoute
+from app.database import ping
+from app.errors import Unavailable
 from models.types import utcnow
 
 router = APIRouter(tags=["health"], route_class=OrjsonRoute)
@@ -34,11 +34,10 @@ class Unhealthy(SQLModel):
     response_model=Health,
     responses={503: {"model": Unhealthy, "description": "The database cannot be reached"}},
 )
-def health(runtime: RuntimeDep) -> Health | JSONResponse:
+async def health(runtime: RuntimeDep) -> Health | JSONResponse:
     try:
-        with runtime.db.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError:
+        await runtime.db.run(ping)
+    except Unavailable:
         body = Unhealthy(
             status="unhealthy",
             timestamp=utcnow(),
