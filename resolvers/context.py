@@ -48,8 +48,11 @@ class Context(BaseContext):
                 self._user = await self.run(
                     accounts.authenticate, settings=self.runtime.settings, access_token=token
                 )
-                # The viewer owns every task it can see: `owner` then costs no query at all.
-                self.loaders.user.prime(self._user.id, self._user)
+        return self._user
+
+    @property
+    def viewer(self) -> User | None:
+        """The authenticated user if `user()` has resolved it already, else None."""
         return self._user
 
     async def run(self, service: Callable[..., T], /, **kwargs: Any) -> T:

@@ -40,11 +40,14 @@ class Task:
     user_id: strawberry.Private[uuid.UUID]
 
     @strawberry.field(description="The task's owner (loaded in one query per request).")
-    async def owner(self, info: Info[Context, None]) -> User:
-        user = await info.context.loaders.user.load(self.user_id)
-        if user is None:  # the owner was deleted while this request ran
-            raise NotFound("Owner not found")
-        return User.from_model(user)
+    def owner(self, info: Info[Context, None]) -> User:
+        """The viewer, who owns every task it can see, is answered at once: no query, and no
+        awaitable per row (on a page of 500 those cost more than the rest of the row). Any other
+        owner goes through the DataLoader; Strawberry awaits what this returns."""
+        viewer = info.context.viewer
+        if viewer is not None and viewer.id == self.user_id:
+            return User.from_model(viewer)
+        return _load_owner(info.context, self.user_id)  # type: ignore[return-value]
 
     @classmethod
     def from_model(cls, task: TaskModel | TaskView) -> Self:
@@ -58,6 +61,13 @@ class Task:
             updated_at=task.updated_at,
             user_id=task.user_id,
         )
+
+
+async def _load_owner(context: Context, user_id: uuid.UUID) -> User:
+    user = await context.loaders.user.load(user_id)
+    if user is None:  # the owner was deleted while this request ran
+        raise NotFound("Owner not found")
+    return User.from_model(user)
 
 
 @strawberry.type

@@ -2,6 +2,9 @@
 
 import asyncio
 import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from fastapi import FastAPI
@@ -42,3 +45,36 @@ def test_user_loader_answers_none_for_an_unknown_id(app: FastAPI) -> None:
         return await Loaders(app.state.runtime.db.run).user.load(uuid.uuid4())
 
     assert asyncio.run(load()) is None
+
+
+def test_an_owner_other_than_the_viewer_comes_through_the_loader(
+    client: TestClient, app: FastAPI
+) -> None:
+    """Every task a viewer can see today is its own, so `owner` answers the viewer directly;
+    any other owner is loaded (and batched) by the DataLoader."""
+    from resolvers.context import Context
+    from schema.types import Task
+
+    alice, bob = (register(client, f"{name}@example.com") for name in ("alice", "bob"))
+    bob_id = uuid.UUID(client.get("/api/auth/me", headers=bob.headers).json()["id"])
+    context = Context(app.state.runtime, f"Bearer {alice.access_token}")
+    task = Task(
+        id=1,
+        title="t",
+        description="",
+        completed=False,
+        created_at=datetime.now(UTC),
+        updated_at=datetime.now(UTC),
+        user_id=bob_id,
+    )
+
+    async def owners() -> tuple[Any, Any]:
+        viewer = await context.user()
+        info = SimpleNamespace(context=context)
+        own = Task.owner(replace(task, user_id=viewer.id), info)  # type: ignore[arg-type]
+        other = await Task.owner(task, info)  # type: ignore[arg-type,misc]
+        return own, other
+
+    own, other = asyncio.run(owners())
+    assert own.email == "alice@example.com"
+    assert other.id == bob_id
