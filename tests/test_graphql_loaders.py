@@ -71,8 +71,8 @@ def test_an_owner_other_than_the_viewer_comes_through_the_loader(
     async def owners() -> tuple[Any, Any]:
         viewer = await context.user()
         info = SimpleNamespace(context=context)
-        own = Task.owner(replace(task, user_id=viewer.id), info)  # type: ignore[arg-type]
-        other = await Task.owner(task, info)  # type: ignore[arg-type,misc]
+        own = Task.owner(replace(task, user_id=viewer.id), info)
+        other = await Task.owner(task, info)
         return own, other
 
     own, other = asyncio.run(owners())
