@@ -12,9 +12,13 @@ from pathlib import Path
 
 import pytest
 import redis
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from schemathesis.python.asgi import shutdown_lifespans
 
 from tests.conftest import BACKENDS, migrate
 from tests.reliability.servers import Server, admin_url, fresh_database, server_env, uvicorn_server
+from tests.support import Account, create_task
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 
@@ -73,3 +77,13 @@ def redis_reachable(url: str) -> bool:
         return False
     finally:
         client.close()
+
+
+@pytest.fixture
+def target(app: FastAPI, client: TestClient, alice: Account) -> Iterator[FastAPI]:
+    """The app on the test's database, with a few tasks so that some generated ids exist."""
+    for index in range(3):
+        create_task(client, alice, f"seed {index}")
+    yield app
+    # A started lifespan keeps its app (and engine) until exit; end it with the test.
+    shutdown_lifespans()
