@@ -29,7 +29,7 @@ EMAIL_TAKEN = "Email already registered"
 
 @dataclass(frozen=True)
 class LoginResult:
-    """What a successful login or signup-and-login hands back."""
+    """What a successful login hands back."""
 
     user: User
     tokens: Tokens
