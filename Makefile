@@ -25,10 +25,12 @@ run: migrate
 	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT)
 
 # Production-style serving: several worker processes (set WORKERS), no auto-reload, no access log.
+# Keep-alive outlasts clients' and balancers' idle timeouts (often 60 s): a server that closes an
+# idle connection first races the next request sent on it.
 WORKERS ?= 2
 serve: migrate
 	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) \
-		--workers $(WORKERS) --no-access-log --proxy-headers
+		--workers $(WORKERS) --no-access-log --proxy-headers --timeout-keep-alive 75
 
 test: install
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90

@@ -164,6 +164,9 @@ def server(database_url: str, args: argparse.Namespace, workdir: Path) -> Iterat
         sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
         "--host", HOST, "--port", str(port), "--workers", str(args.workers),
         "--no-access-log", "--timeout-graceful-shutdown", "5",
+        # As `make serve`: idle connections outlive the client's (httpx: 5 s), so the server never
+        # closes one just as the client sends on it.
+        "--timeout-keep-alive", "75",
     ]  # fmt: skip
     log_path = workdir / "server.log"
     with log_path.open("wb") as output:
