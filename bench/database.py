@@ -30,30 +30,26 @@ def database_url(admin_url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
-def create_database(admin_url: str, name: str) -> None:
-    """Drop `name` if a previous run left it behind, and create it empty."""
+def _administer(admin_url: str, statement: sql.Composable) -> None:
+    """One statement outside a transaction (CREATE and DROP DATABASE refuse to run inside one)."""
     connection = psycopg2.connect(admin_url)
     try:
         connection.autocommit = True
         with connection.cursor() as cursor:
-            cursor.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            cursor.execute(statement)
     finally:
         connection.close()
+
+
+def create_database(admin_url: str, name: str) -> None:
+    """Drop `name` if a previous run left it behind, and create it empty."""
+    drop_database(admin_url, name)
+    _administer(admin_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def drop_database(admin_url: str, name: str) -> None:
-    connection = psycopg2.connect(admin_url)
-    try:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-    finally:
-        connection.close()
+    statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    _administer(admin_url, statement)
 
 
 def migrate(root: Path, env: Mapping[str, str]) -> None:
