@@ -92,30 +92,21 @@ def bulk_other_users(url: str) -> None:
         users.append((user_id, f"crowd{n}@bench.example", f"Crowd {n}", password_hash, now, now))
         for i, at in enumerate(_timestamps(TASKS_PER_OTHER_USER, now)):
             tasks.append((user_id, f"Crowd task {i}", "", i % 2 == 0, at, at))
-    connection = psycopg2.connect(url)
-    try:
-        with connection, connection.cursor() as cursor:
-            psycopg2.extras.execute_values(
-                cursor,
-                "INSERT INTO users (id, email, name, password_hash, created_at, updated_at)"
-                " VALUES %s",
-                users,
-            )
-    finally:
-        connection.close()
+    _insert(url, "users (id, email, name, password_hash, created_at, updated_at)", users)
     _insert_tasks(url, tasks)
 
 
 def _insert_tasks(url: str, rows: list[tuple[Any, ...]]) -> None:
+    _insert(url, "tasks (user_id, title, description, completed, created_at, updated_at)", rows)
+
+
+def _insert(url: str, table_and_columns: str, rows: list[tuple[Any, ...]]) -> None:
+    """Bulk rows in one transaction, 1,000 to a statement."""
     connection = psycopg2.connect(url)
     try:
         with connection, connection.cursor() as cursor:
             psycopg2.extras.execute_values(
-                cursor,
-                "INSERT INTO tasks (user_id, title, description, completed, created_at, updated_at)"
-                " VALUES %s",
-                rows,
-                page_size=1000,
+                cursor, f"INSERT INTO {table_and_columns} VALUES %s", rows, page_size=1000
             )
     finally:
         connection.close()
