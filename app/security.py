@@ -2,7 +2,7 @@
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, Literal
 
@@ -70,6 +70,7 @@ class TokenClaims:
     user_id: uuid.UUID
     token_id: uuid.UUID
     type: TokenType
+    issued_at: datetime
     expires_at: datetime
 
 
@@ -83,13 +84,17 @@ def encode_token(
 ) -> tuple[str, TokenClaims]:
     now = utcnow()
     claims = TokenClaims(
-        user_id=user_id, token_id=token_id or uuid.uuid4(), type=type, expires_at=now + lifetime
+        user_id=user_id,
+        token_id=token_id or uuid.uuid4(),
+        type=type,
+        issued_at=now,
+        expires_at=now + lifetime,
     )
     payload: dict[str, Any] = {
         "sub": str(user_id),
         "type": type,
         "jti": str(claims.token_id),
-        "iat": now,
+        "iat": claims.issued_at,
         "exp": claims.expires_at,
     }
     return jwt.encode(payload, key, algorithm=ALGORITHM), claims
@@ -102,7 +107,7 @@ def decode_token(token: str, *, key: str, expected_type: TokenType) -> TokenClai
             token,
             key,
             algorithms=[ALGORITHM],
-            options={"require": ["exp", "sub", "type", "jti"]},
+            options={"require": ["exp", "iat", "sub", "type", "jti"]},
         )
         if payload["type"] != expected_type:
             raise AuthError(f"Expected an {expected_type} token")
@@ -110,9 +115,11 @@ def decode_token(token: str, *, key: str, expected_type: TokenType) -> TokenClai
             user_id=uuid.UUID(payload["sub"]),
             token_id=uuid.UUID(payload["jti"]),
             type=expected_type,
-            expires_at=datetime.fromtimestamp(payload["exp"], tz=utcnow().tzinfo),
+            issued_at=datetime.fromtimestamp(payload["iat"], tz=UTC),
+            expires_at=datetime.fromtimestamp(payload["exp"], tz=UTC),
         )
     except jwt.ExpiredSignatureError:
         raise AuthError("Token has expired") from None
-    except (jwt.InvalidTokenError, ValueError, TypeError, AttributeError):
+    except (jwt.InvalidTokenError, ValueError, TypeError, AttributeError, OverflowError, OSError):
+        # OverflowError, OSError: a signed `exp` or `iat` far outside the calendar (10**20)
         raise AuthError("Invalid token") from None

@@ -5,7 +5,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 import anyio
-from fastapi import Request
+from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 
 from app.errors import AuthError
@@ -60,6 +60,10 @@ class Context(BaseContext):
         return await self.runtime.db.run(service, **kwargs)
 
 
-async def get_context(request: Request) -> Context:
-    """The FastAPI dependency that builds the context of each GraphQL request."""
-    return Context(request.app.state.runtime, request.headers.get("authorization"))
+async def get_context(connection: HTTPConnection) -> Context:
+    """The FastAPI dependency that builds the context of each GraphQL request.
+
+    Strawberry asks for a context on WebSocket upgrades too, so this takes any connection: a
+    `Request` parameter would make FastAPI answer every upgrade with a 500.
+    """
+    return Context(connection.app.state.runtime, connection.headers.get("authorization"))

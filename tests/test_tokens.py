@@ -79,6 +79,17 @@ def test_token_with_a_non_uuid_subject_is_401(client: TestClient, alice_id: uuid
     assert_rejected(client, jwt.encode(claims(alice_id, sub="42"), TEST_SECRET, algorithm="HS256"))
 
 
+@pytest.mark.parametrize(
+    "impossible",
+    [{"exp": 10**20}, {"exp": 1e300}, {"iat": -(10**20)}, {"iat": 10**20}, {"nbf": 10**20}],
+    ids=["exp-1e20", "exp-1e300", "iat-before-the-calendar", "iat-after-it", "nbf-after-it"],
+)
+def test_signed_token_with_claims_outside_the_calendar_is_401(
+    client: TestClient, alice_id: uuid.UUID, impossible: dict[str, object]
+) -> None:
+    assert_rejected(client, jwt.encode(claims(alice_id, **impossible), TEST_SECRET, "HS256"))
+
+
 def test_token_of_a_deleted_user_is_401(
     client: TestClient, alice: Account, alice_id: uuid.UUID, settings: Settings
 ) -> None:

@@ -32,6 +32,10 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         (a 400); the standard decoder would raise `RecursionError` (a 500) on deep nesting.
         A batch is checked here too, before any of it runs."""
         decoded = orjson.loads(data)
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(
+                400, "The request body must be a JSON object, or an array of them for a batch"
+            )
         if isinstance(decoded, list):
             if len(decoded) > self.max_batch:
                 raise HTTPException(
@@ -52,7 +56,13 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         context: Context | None = UNSET,
         root_value: None = UNSET,
     ) -> Response:
-        """Requests refused before execution get a GraphQL-shaped JSON error, not plain text."""
+        """Requests refused before execution get a GraphQL-shaped JSON error, not plain text.
+
+        The schema has no subscriptions, so a WebSocket upgrade is refused (HTTP 403) before it
+        is accepted.
+        """
+        if isinstance(request, WebSocket):
+            return await self.reject_websocket(request)  # type: ignore[return-value]
         try:
             return await super().run(request, context, root_value)  # type: ignore[arg-type]
         except HTTPException as error:

@@ -258,6 +258,52 @@ def test_hostile_headers_get_4xx(session: Session) -> None:
     health.assert_healthy()
 
 
+def _exchange(raw: socket.socket, request: bytes) -> bytes:
+    """Send one request on `raw` and read its whole answer (the body is sized by Content-Length)."""
+    raw.sendall(request)
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += raw.recv(65536)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length")
+    )
+    while len(body) < length:
+        body += raw.recv(65536)
+    return head
+
+
+@pytest.mark.parametrize("body", [b"null", b"1", b"true", b'"x"', b"1.5"])
+def test_a_scalar_graphql_body_is_400_and_the_connection_stays_usable(
+    live_server: Server, body: bytes
+) -> None:
+    post = (
+        b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    with socket.create_connection((HOST, live_server.port), timeout=10) as raw:
+        refused = _exchange(raw, post)
+        health = _exchange(raw, b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert refused.startswith(b"HTTP/1.1 400 ")
+    assert health.startswith(b"HTTP/1.1 200 ")
+    assert "Traceback" not in live_server.log_text()
+
+
+def test_a_websocket_upgrade_of_graphql_is_refused_with_403(live_server: Server) -> None:
+    upgrade = (
+        b"GET /graphql HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+    )
+    with socket.create_connection((HOST, live_server.port), timeout=10) as raw:
+        raw.sendall(upgrade)
+        status_line = raw.recv(4096).split(b"\r\n")[0]
+    assert status_line == b"HTTP/1.1 403 Forbidden"
+    assert "Traceback" not in live_server.log_text()
+
+
 def test_invalid_utf8_in_the_query_string_is_400(session: Session) -> None:
     response = httpx.get(
         f"{session.server.url}/api/tasks?q=%FF%FE", headers=session.account.headers
