@@ -24,7 +24,10 @@ class Unavailable(ServiceError):
 
 
 class RateLimited(ServiceError):
-    def __init__(self, message: str, retry_after: int) -> None:
+    """Too many attempts; `retry_after` is the wait in seconds, or None to retry at once in
+    another request."""
+
+    def __init__(self, message: str, retry_after: int | None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from app.database import Database, create_db_engine
 from app.security import PasswordHasher
 from app.settings import Settings
-from app.throttle import LoginThrottle
+from app.throttle import Throttles
 
 
 @dataclass(frozen=True)
@@ -13,7 +13,7 @@ class Runtime:
     settings: Settings
     db: Database
     hasher: PasswordHasher
-    throttle: LoginThrottle
+    throttles: Throttles
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Runtime":
@@ -21,9 +21,5 @@ class Runtime:
             settings=settings,
             db=Database(create_db_engine(settings), timeout=settings.db_timeout),
             hasher=PasswordHasher(settings.bcrypt_rounds, settings.max_concurrent_hashes),
-            throttle=LoginThrottle(
-                settings.rate_limit_storage_url,
-                settings.login_max_failures,
-                settings.login_window_seconds,
-            ),
+            throttles=Throttles(settings),
         )

@@ -59,8 +59,16 @@ class Settings(BaseSettings):
         description="bcrypt hashes run at once per worker; more only queue up behind the CPU.",
     )
 
-    login_max_failures: int = Field(5, ge=1)
+    login_max_failures: int = Field(5, ge=1, description="Failed logins per email per window.")
     login_window_seconds: int = Field(900, ge=1)
+    login_max_failures_per_address: int = Field(
+        50, ge=1, description="Failed logins per client address, across emails, per window."
+    )
+    signup_max_per_address: int = Field(10, ge=1)
+    signup_window_seconds: int = Field(3600, ge=1)
+    max_password_checks_per_request: int = Field(
+        1, ge=1, description="Signups and logins one HTTP request may run (aliases, batches)."
+    )
     rate_limit_storage_url: str = Field(
         "memory://", description="`limits` storage URI; use redis://... for several workers."
     )

@@ -1,14 +1,18 @@
-"""Login throttling per email, on the `limits` library (memory by default, Redis across workers)."""
+"""Rate limits on password work: failed logins per email and per client address, signups per
+address (counted in the `limits` library's storage: memory, or Redis across workers), and the
+password checks one HTTP request may run."""
 
 import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
-from limits import RateLimitItemPerSecond, storage, strategies
+from limits import RateLimitItemPerSecond, storage
 from limits.errors import StorageError
 
 from app.errors import RateLimited, Unavailable
+from app.settings import Settings
 
 THROTTLE_UNAVAILABLE = "Login is unavailable for a moment; try again shortly"
 
@@ -22,35 +26,119 @@ def _store_answers() -> Iterator[None]:
         raise Unavailable(THROTTLE_UNAVAILABLE) from error
 
 
-class LoginThrottle:
-    """Counts failed logins per email in a fixed window.
+class Window:
+    """A count per key in a fixed window, which refuses without counting.
 
-    An attempt takes its place *before* the password is checked (`claim`), so concurrent attempts
-    cannot all slip in under the limit; a successful login gives its place back (`release`).
-    Registered and unknown emails are counted alike.
+    `claim` counts one *before* the work it guards, so concurrent attempts cannot all slip in
+    under the limit; once the window is full it refuses and counts nothing (the place it took for
+    a moment is given straight back). `give_back` returns a place the work did not use up.
     """
 
-    def __init__(self, storage_url: str, max_failures: int, window_seconds: int) -> None:
-        self._storage = storage.storage_from_string(storage_url, wrap_exceptions=True)
-        self._limiter = strategies.FixedWindowRateLimiter(self._storage)
-        self._item = RateLimitItemPerSecond(max_failures, window_seconds, namespace="login")
+    def __init__(
+        self, store: storage.Storage, name: str, limit: int, seconds: int, refusal: str
+    ) -> None:
+        self._store = store
+        self._item = RateLimitItemPerSecond(limit, seconds, namespace=name)
+        self._refusal = refusal
 
-    def claim(self, email: str) -> None:
-        """Count an attempt for `email`, or raise `RateLimited` if the email is throttled."""
+    def claim(self, key: str) -> None:
+        """Take a place for `key`, or raise `RateLimited` (counting nothing) if none is free."""
         with _store_answers():
-            if self._limiter.hit(self._item, email):
+            storage_key = self._item.key_for(key)
+            if self._store.incr(storage_key, self._item.get_expiry()) <= self._item.amount:
                 return
-            reset_at = self._limiter.get_window_stats(self._item, email).reset_time
+            self._decrement(storage_key)
+            reset_at = self._store.get_expiry(storage_key)
         retry_after = max(1, math.ceil(reset_at - time.time()))
-        raise RateLimited(
-            f"Too many failed login attempts; try again in {retry_after} seconds",
-            retry_after=retry_after,
+        raise RateLimited(f"{self._refusal}; try again in {retry_after} seconds", retry_after)
+
+    def give_back(self, key: str) -> None:
+        with _store_answers():
+            self._decrement(self._item.key_for(key))
+
+    def _decrement(self, storage_key: str) -> None:
+        # The stores' `incr` starts a new window at the amount given; a window that ended after
+        # the claim must not start again at -1, a free extra attempt.
+        if self._store.incr(storage_key, self._item.get_expiry(), amount=-1) < 0:
+            self._store.incr(storage_key, self._item.get_expiry(), amount=1)
+
+
+class Throttles:
+    """The windows of the contract, in one store shared by every worker that names it."""
+
+    def __init__(self, settings: Settings) -> None:
+        store = storage.storage_from_string(settings.rate_limit_storage_url, wrap_exceptions=True)
+        if not isinstance(store, storage.Storage):
+            raise ValueError("RATE_LIMIT_STORAGE_URL must name a synchronous store, not async+")
+        failures = "Too many failed login attempts"
+        self.login_by_email = Window(
+            store, "login", settings.login_max_failures, settings.login_window_seconds, failures
+        )
+        self.login_by_address = Window(
+            store,
+            "login-address",
+            settings.login_max_failures_per_address,
+            settings.login_window_seconds,
+            f"{failures} from this address",
+        )
+        self.signup_by_address = Window(
+            store,
+            "signup-address",
+            settings.signup_max_per_address,
+            settings.signup_window_seconds,
+            "Too many sign-ups from this address",
         )
 
-    def release(self, email: str) -> None:
-        """Give back the place `claim` took: a successful login is not a failure."""
-        with _store_answers():
-            self._storage.incr(self._item.key_for(email), self._item.get_expiry(), amount=-1)
+    def claim_login(self, email: str, address: str) -> None:
+        """A place in both login windows, or in neither."""
+        self.login_by_email.claim(email)
+        try:
+            self.login_by_address.claim(address)
+        except BaseException:
+            self.login_by_email.give_back(email)
+            raise
 
-    def reset(self) -> None:
-        self._storage.reset()
+    def give_back_login(self, email: str, address: str) -> None:
+        """A login that checked no wrong password is not a failure: it uses up nothing."""
+        self.login_by_email.give_back(email)
+        self.login_by_address.give_back(address)
+
+
+class PasswordChecks:
+    """How many bcrypt hashes or checks (signups and logins) one HTTP request may still run.
+
+    GraphQL aliases and batches put many signups or logins in one request; each past the
+    allowance fails with `RateLimited` before it hashes anything. Operations of a batch run
+    concurrently on one event loop, and `take` does not await, so it needs no lock.
+    """
+
+    def __init__(self, allowed: int) -> None:
+        self._allowed = allowed
+        self._left = allowed
+
+    def take(self) -> None:
+        if self._left <= 0:
+            raise RateLimited(
+                f"A request may sign up or log in at most {self._allowed} time(s); "
+                "send the others in requests of their own",
+                retry_after=None,
+            )
+        self._left -= 1
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who is asking, as far as the limits care: the client's address (the socket peer, or the
+    forwarded address when uvicorn trusts the peer as a proxy: `FORWARDED_ALLOW_IPS`) and the
+    password checks its request may still run."""
+
+    address: str
+    password_checks: PasswordChecks
+
+    @classmethod
+    def arriving(cls, address: str | None, settings: Settings) -> "Client":
+        """A client at the start of its request, with the full allowance of password checks."""
+        return cls(
+            address=address or "unknown",
+            password_checks=PasswordChecks(settings.max_password_checks_per_request),
+        )

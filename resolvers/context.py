@@ -11,6 +11,7 @@ from strawberry.fastapi import BaseContext
 from app.errors import AuthError
 from app.runtime import Runtime
 from app.services import accounts
+from app.throttle import Client
 from models.user import User
 from resolvers.loaders import Loaders
 
@@ -18,16 +19,17 @@ T = TypeVar("T")
 
 
 class Context(BaseContext):
-    """Per request: the runtime, the bearer token, the user (resolved once, on first need), and
-    fresh DataLoaders.
+    """Per request: the runtime, the client, the bearer token, the user (resolved once, on first
+    need), and fresh DataLoaders.
 
     Top-level fields and batched operations run concurrently on one context, so nothing here
     holds a database session: each piece of work opens its own, in a worker thread (`run`).
     """
 
-    def __init__(self, runtime: Runtime, authorization: str | None) -> None:
+    def __init__(self, runtime: Runtime, authorization: str | None, client: Client) -> None:
         super().__init__()
         self.runtime = runtime
+        self.client = client  # one per HTTP request: its allowance spans aliases and batches
         self._authorization = authorization
         self._user: User | None = None
         self._user_lock = anyio.Lock()
@@ -66,4 +68,6 @@ async def get_context(connection: HTTPConnection) -> Context:
     Strawberry asks for a context on WebSocket upgrades too, so this takes any connection: a
     `Request` parameter would make FastAPI answer every upgrade with a 500.
     """
-    return Context(connection.app.state.runtime, connection.headers.get("authorization"))
+    runtime: Runtime = connection.app.state.runtime
+    client = Client.arriving(connection.client and connection.client.host, runtime.settings)
+    return Context(runtime, connection.headers.get("authorization"), client)

@@ -18,7 +18,7 @@ async def signup(info: ContextInfo, input: SignupInput) -> AuthPayload:
     """Create an account and log it in."""
     context = info.context
     data = validate(SignupRequest, vars(input))
-    user = await accounts.signup(db=context.runtime.db, hasher=context.runtime.hasher, data=data)
+    user = await accounts.signup(runtime=context.runtime, client=context.client, data=data)
     tokens = await context.run(
         accounts.issue_tokens, settings=context.runtime.settings, user_id=user.id
     )
@@ -29,11 +29,7 @@ async def login(info: ContextInfo, input: LoginInput) -> AuthPayload:
     context = info.context
     credentials = validate(LoginRequest, vars(input))
     result = await accounts.login(
-        db=context.runtime.db,
-        hasher=context.runtime.hasher,
-        throttle=context.runtime.throttle,
-        settings=context.runtime.settings,
-        credentials=credentials,
+        runtime=context.runtime, client=context.client, credentials=credentials
     )
     return AuthPayload(
         user=User.from_model(result.user), tokens=TokenPair.from_model(result.tokens)

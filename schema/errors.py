@@ -45,7 +45,7 @@ def present(error: GraphQLError) -> GraphQLError:
             extensions["errors"] = [
                 {"field": field.field, "message": field.message} for field in original.errors
             ]
-        if isinstance(original, RateLimited):
+        if isinstance(original, RateLimited) and original.retry_after is not None:
             extensions["retryAfter"] = original.retry_after
         return _coded(error, original.message, extensions)
     logger.error("unexpected error in GraphQL", exc_info=original)

@@ -82,6 +82,10 @@ def make_settings(database_url: str, tmp_path: Path) -> Callable[..., Settings]:
             "jwt_secret": TEST_SECRET,
             "bcrypt_rounds": 4,
             "dev_secret_file": tmp_path / "dev-secret",
+            # Every test client comes from one address; the per-address limits have tests of
+            # their own, which set them low.
+            "signup_max_per_address": 10_000,
+            "login_max_failures_per_address": 10_000,
         }
         return Settings(**(values | overrides))
 

@@ -52,12 +52,16 @@ def test_an_owner_other_than_the_viewer_comes_through_the_loader(
 ) -> None:
     """Every task a viewer can see today is its own, so `owner` answers the viewer directly;
     any other owner is loaded (and batched) by the DataLoader."""
+    from app.throttle import Client
     from resolvers.context import Context
     from schema.types import Task
 
     alice, bob = (register(client, f"{name}@example.com") for name in ("alice", "bob"))
     bob_id = uuid.UUID(client.get("/api/auth/me", headers=bob.headers).json()["id"])
-    context = Context(app.state.runtime, f"Bearer {alice.access_token}")
+    runtime = app.state.runtime
+    context = Context(
+        runtime, f"Bearer {alice.access_token}", Client.arriving(None, runtime.settings)
+    )
     task = Task(
         id=1,
         title="t",

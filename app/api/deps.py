@@ -9,6 +9,7 @@ from app.database import Database
 from app.errors import AuthError
 from app.runtime import Runtime
 from app.services import accounts
+from app.throttle import Client
 from models.user import User
 
 
@@ -25,6 +26,13 @@ async def get_database(runtime: RuntimeDep) -> Database:
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+async def get_client(request: Request, runtime: RuntimeDep) -> Client:
+    return Client.arriving(request.client and request.client.host, runtime.settings)
+
+
+ClientDep = Annotated[Client, Depends(get_client)]
 
 bearer_scheme = HTTPBearer(auto_error=False, description="An access token from /api/auth/login.")
 

@@ -41,7 +41,7 @@ def _service_error(_request: Request, error: Exception) -> JSONResponse:
     if isinstance(error, AuthError):
         return JSONResponse({"detail": error.message}, status_code=401, headers=BEARER)
     if isinstance(error, RateLimited):
-        headers = {"Retry-After": str(error.retry_after)}
+        headers = {} if error.retry_after is None else {"Retry-After": str(error.retry_after)}
         return JSONResponse({"detail": error.message}, status_code=429, headers=headers)
     if isinstance(error, Unavailable):
         return JSONResponse({"detail": error.message}, status_code=503)

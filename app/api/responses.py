@@ -19,7 +19,9 @@ _DOCS: dict[int, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "Request body larger than the limit (1 MiB)"},
     429: {
         "model": ErrorBody,
-        "description": "Too many failed logins for this email",
+        "description": (
+            "Too many attempts: failed logins per email or address, sign-ups per address"
+        ),
         "headers": {"Retry-After": {"description": "Seconds to wait", **_INTEGER_HEADER}},
     },
     503: {"model": ErrorBody, "description": "The database is unavailable"},

@@ -14,11 +14,11 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.database import Database
 from app.errors import AuthError, Conflict, FieldError
-from app.security import PasswordHasher, decode_token, encode_token
+from app.runtime import Runtime
+from app.security import decode_token, encode_token
 from app.settings import Settings
-from app.throttle import LoginThrottle
+from app.throttle import Client
 from models.token import RefreshToken
 from models.types import utcnow
 from models.user import LoginRequest, SignupRequest, Tokens, User
@@ -54,34 +54,37 @@ def _insert_user(*, session: Session, data: SignupRequest, password_hash: str) -
     return user
 
 
-async def signup(*, db: Database, hasher: PasswordHasher, data: SignupRequest) -> User:
-    if await db.run(find_user_by_email, email=data.email) is not None:
+async def signup(*, runtime: Runtime, client: Client, data: SignupRequest) -> User:
+    """Every attempt that gets this far counts against the client's address, whether or not the
+    email turns out to be free: both a new account and "already registered" are worth limiting."""
+    client.password_checks.take()
+    await to_thread.run_sync(runtime.throttles.signup_by_address.claim, client.address)
+    if await runtime.db.run(find_user_by_email, email=data.email) is not None:
         raise _email_taken()
-    password_hash = await hasher.hash(data.password)
-    return await db.run(_insert_user, data=data, password_hash=password_hash)
+    password_hash = await runtime.hasher.hash(data.password)
+    return await runtime.db.run(_insert_user, data=data, password_hash=password_hash)
 
 
-async def login(
-    *,
-    db: Database,
-    hasher: PasswordHasher,
-    throttle: LoginThrottle,
-    settings: Settings,
-    credentials: LoginRequest,
-) -> LoginResult:
+async def login(*, runtime: Runtime, client: Client, credentials: LoginRequest) -> LoginResult:
     """Unknown emails and wrong passwords get the same error after the same bcrypt work.
 
-    The attempt is counted before the password is checked; no connection is held while bcrypt
-    runs (each `db.run` returns its connection to the pool).
+    The attempt takes its place in the throttles (per email and per address) before the password
+    is checked; only a wrong password keeps it. No connection is held while bcrypt runs (each
+    `db.run` returns its connection to the pool).
     """
-    email = credentials.email
-    await to_thread.run_sync(throttle.claim, email)
-    user = await db.run(find_user_by_email, email=email)
-    if not await hasher.verify(credentials.password, user.password_hash if user else None):
+    email, address, throttles = credentials.email, client.address, runtime.throttles
+    client.password_checks.take()
+    await to_thread.run_sync(throttles.claim_login, email, address)
+    try:
+        user = await runtime.db.run(find_user_by_email, email=email)
+    except BaseException:  # no password was checked: nothing to count
+        await to_thread.run_sync(throttles.give_back_login, email, address)
+        raise
+    if not await runtime.hasher.verify(credentials.password, user.password_hash if user else None):
         raise AuthError(INVALID_CREDENTIALS)
     assert user is not None  # verify() is False without a hash
-    await to_thread.run_sync(throttle.release, email)
-    tokens = await db.run(issue_tokens, settings=settings, user_id=user.id)
+    await to_thread.run_sync(throttles.give_back_login, email, address)
+    tokens = await runtime.db.run(issue_tokens, settings=runtime.settings, user_id=user.id)
     return LoginResult(user=user, tokens=tokens)
 
 

@@ -94,6 +94,8 @@ def server_env(database_url: str, **overrides: str) -> dict[str, str]:
             "RATE_LIMIT_STORAGE_URL": "memory://",
             "LOGIN_MAX_FAILURES": "5",
             "LOGIN_WINDOW_SECONDS": "900",
+            "SIGNUP_MAX_PER_ADDRESS": "10000",
+            "LOGIN_MAX_FAILURES_PER_ADDRESS": "10000",
             "POOL_SIZE": "5",
             "MAX_OVERFLOW": "10",
             "POOL_TIMEOUT": "5",

@@ -1,4 +1,5 @@
-"""When the throttle's store (Redis) is unreachable, and what an unexpected error looks like.
+"""When the throttle's store (Redis) is unreachable (login and signup fail closed with 503, the
+rest works), and what an unexpected error looks like.
 
 The store is pointed at a port nobody listens on; the app runs in process on each database.
 """
@@ -11,12 +12,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.security import encode_token
+from app.security import encode_token, hash_password
 from app.settings import Settings
+from models import User
 from tests.conftest import TEST_SECRET
 from tests.reliability.checks import leaks, missing_security_headers
 from tests.reliability.servers import SERVER_PORTS, free_port
-from tests.support import PASSWORD, Account, database, signup, user_id_of
+from tests.support import PASSWORD, Account, database, user_id_of
 
 CREDENTIALS = {"email": "alice@example.com", "password": PASSWORD}
 
@@ -28,9 +30,14 @@ def store_down_app(make_settings: Callable[..., Settings]) -> FastAPI:
 
 
 @pytest.fixture
-def store_down(store_down_app: FastAPI) -> Iterator[TestClient]:
+def store_down(store_down_app: FastAPI, settings: Settings) -> Iterator[TestClient]:
+    """Alice's account is written directly: signing up needs the store too (its per-address
+    limit), so through the API it would answer 503."""
+    with database(settings) as session:
+        password_hash = hash_password(PASSWORD, settings.bcrypt_rounds)
+        session.add(User(email=CREDENTIALS["email"], name="Alice", password_hash=password_hash))
+        session.commit()
     with TestClient(store_down_app, raise_server_exceptions=False) as client:
-        signup(client, "alice@example.com")
         yield client
 
 
@@ -56,6 +63,13 @@ def test_everything_but_login_works_while_the_throttle_store_is_down(
 
 def test_rest_login_answers_503_while_the_throttle_store_is_down(store_down: TestClient) -> None:
     response = store_down.post("/api/auth/login", json=CREDENTIALS)
+    assert response.status_code == 503
+    assert "unavailable" in response.json()["detail"]
+
+
+def test_rest_signup_answers_503_while_the_throttle_store_is_down(store_down: TestClient) -> None:
+    body = {"email": "new@example.com", "name": "New", "password": PASSWORD}
+    response = store_down.post("/api/auth/signup", json=body)
     assert response.status_code == 503
     assert "unavailable" in response.json()["detail"]
 

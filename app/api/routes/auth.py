@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, status
 
-from app.api.deps import CurrentUser, RuntimeDep
+from app.api.deps import ClientDep, CurrentUser, RuntimeDep
 from app.api.responses import errors
 from app.api.routing import OrjsonRoute
 from app.services import accounts
@@ -15,28 +15,26 @@ router = APIRouter(prefix="/auth", tags=["auth"], route_class=OrjsonRoute)
     "/signup",
     status_code=status.HTTP_201_CREATED,
     response_model=UserPublic,
-    responses=errors(400, 413),
+    responses=errors(400, 413, 429),
 )
-async def signup(data: SignupRequest, runtime: RuntimeDep) -> UserPublic:
-    """Create an account. The email is stored in lower case and must not be registered yet."""
-    user = await accounts.signup(db=runtime.db, hasher=runtime.hasher, data=data)
+async def signup(data: SignupRequest, runtime: RuntimeDep, client: ClientDep) -> UserPublic:
+    """Create an account. The email is stored normalised and must not be registered yet.
+
+    Sign-ups are limited per client address: past the limit the answer is 429 with `Retry-After`.
+    """
+    user = await accounts.signup(runtime=runtime, client=client, data=data)
     return UserPublic.model_validate(user)
 
 
 @router.post("/login", response_model=Tokens, responses=errors(400, 401, 413, 429))
-async def login(credentials: LoginRequest, runtime: RuntimeDep) -> Tokens:
+async def login(credentials: LoginRequest, runtime: RuntimeDep, client: ClientDep) -> Tokens:
     """Exchange email and password for an access token (15 min) and a refresh token (7 days).
 
-    Failed attempts are throttled per email: past the limit every attempt, even with the right
-    password, answers 429 with `Retry-After`.
+    Failed attempts are throttled per email and per client address: past either limit every
+    attempt, even with the right password, answers 429 with `Retry-After`. Successful and refused
+    attempts count nothing.
     """
-    result = await accounts.login(
-        db=runtime.db,
-        hasher=runtime.hasher,
-        throttle=runtime.throttle,
-        settings=runtime.settings,
-        credentials=credentials,
-    )
+    result = await accounts.login(runtime=runtime, client=client, credentials=credentials)
     return result.tokens
 
 
