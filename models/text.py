@@ -77,12 +77,31 @@ def _check_password_strength(value: str) -> str:
     return value
 
 
+def normalise_email(value: str) -> str:
+    """The one stored form of an address: email-validator's normalisation (the domain
+    IDNA-normalised, so fullwidth letters and `xn--bcher-kva.de` meet their usual spellings), then
+    all of it lower-cased (email-validator keeps the local part's case). Raises
+    `EmailNotValidError` for what is not an address."""
+    return validate_email(value, check_deliverability=False).normalized.lower()
+
+
 def _check_email(value: str) -> str:
     try:
-        validate_email(value, check_deliverability=False)
+        normalised = normalise_email(value)
     except EmailNotValidError as error:
         raise PydanticCustomError("invalid_email", f"email is not valid: {error}") from None
-    return value.lower()
+    if len(normalised) > EMAIL_MAX:
+        raise PydanticCustomError("too_long", f"email must be at most {EMAIL_MAX} characters")
+    return normalised
+
+
+def _login_email(value: str) -> str:
+    """Signup's normal form, so every spelling of an address finds (and throttles) one account;
+    what is no address at all is only lower-cased, and simply matches no account."""
+    try:
+        return normalise_email(value)
+    except EmailNotValidError:
+        return value.lower()
 
 
 Storable = BeforeValidator(storable)
@@ -119,7 +138,7 @@ Email = Annotated[
 ]
 LoginEmail = Annotated[
     str,
-    AfterValidator(str.lower),
+    AfterValidator(_login_email),
     length_between(1, EMAIL_MAX, "email"),
     Trimmed,
     Storable,

@@ -7,6 +7,7 @@ its own is created for the run and dropped afterwards). Each test starts from em
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,28 +30,38 @@ TEST_SECRET = "test-signing-key-that-is-long-enough-0123456789"
 BACKENDS = ["sqlite", "postgresql"] if os.environ.get("TEST_DATABASE_URL") else ["sqlite"]
 
 
-def migrate(url: str) -> None:
+def alembic_config(url: str) -> Config:
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("sqlalchemy.url", url)
-    command.upgrade(config, "head")
+    return config
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this run, migrated to head, dropped at the end."""
+def migrate(url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+@contextmanager
+def empty_postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database on TEST_DATABASE_URL's server, dropped on exit."""
     admin_url = Settings(database_url=os.environ["TEST_DATABASE_URL"]).database_url
     name = f"todo_api_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     try:
-        migrate(url)
-        yield url
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, migrated to head, dropped at the end."""
+    with empty_postgres_database() as url:
+        migrate(url)
+        yield url
 
 
 def _empty_postgres(url: str) -> None:

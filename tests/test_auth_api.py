@@ -3,6 +3,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
+from app.settings import Settings
 from tests.support import PASSWORD, Account, login, register, signup
 
 
@@ -27,6 +28,54 @@ def test_signup_of_a_registered_email_in_other_case_is_400(client: TestClient) -
     assert response.status_code == 400
     assert response.json()["detail"] == "Email already registered"
     assert response.json()["errors"][0]["field"] == "email"
+
+
+FULLWIDTH = (
+    "abc@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com"  # abc@example.com in fullwidth letters
+)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("abc@example.com", FULLWIDTH),
+        (FULLWIDTH, "ABC@example.com"),
+        ("a@b\u00fccher.de", "a@xn--bcher-kva.de"),
+        ("A@XN--BCHER-KVA.DE", "a@B\u00dcCHER.de"),
+    ],
+    ids=["ascii-then-fullwidth", "fullwidth-then-upper", "unicode-then-punycode", "upper-both"],
+)
+def test_every_spelling_of_an_address_is_one_account(
+    client: TestClient, first: str, second: str
+) -> None:
+    created = signup(client, first)
+    response = client.post(
+        "/api/auth/signup", json={"email": second, "name": "Twin", "password": PASSWORD}
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Email already registered"
+    assert login(client, second).access_token
+    assert created["email"] == created["email"].lower()
+
+
+def test_the_stored_email_is_the_normal_form(client: TestClient) -> None:
+    assert signup(client, FULLWIDTH)["email"] == "abc@example.com"
+    assert signup(client, "X@XN--BCHER-KVA.DE")["email"] == "x@b\u00fccher.de"
+
+
+def test_every_spelling_of_an_address_shares_one_throttle(
+    client: TestClient, settings: Settings
+) -> None:
+    signup(client, "abc@example.com")
+    wrong = "Wrong-password-1"
+    spellings = [FULLWIDTH, "ABC@example.com", "abc@EXAMPLE.com", "abc@example.com", FULLWIDTH]
+    statuses = [
+        client.post("/api/auth/login", json={"email": email, "password": wrong}).status_code
+        for email in spellings
+    ]
+    assert statuses == [401] * settings.login_max_failures
+    right = client.post("/api/auth/login", json={"email": "abc@example.com", "password": PASSWORD})
+    assert right.status_code == 429
 
 
 @pytest.mark.parametrize(
