@@ -4,6 +4,8 @@ Each field type trims Unicode white space, refuses characters no database can st
 its length in characters after trimming, with a message that says what to fix.
 """
 
+import re
+import unicodedata
 from typing import Annotated
 
 from email_validator import EmailNotValidError, validate_email
@@ -31,6 +33,43 @@ def storable(value: object) -> object:
                 "lone_surrogate", "must be valid Unicode (it contains a lone surrogate)"
             )
     return value
+
+
+# C0 and C1 controls (CR and LF among them) and the bidirectional embeddings, overrides and
+# isolates: they inject terminal escapes, forge log lines and reverse file names in a UI.
+_BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI_CONTROLS}]")
+_CONTROL_BUT_TAB_AND_NEWLINE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI_CONTROLS}]")
+
+
+def no_controls(what: str, *, multiline: bool = False) -> AfterValidator:
+    """Refuse control characters; a multi-line text keeps tab and newline (LF, not CR)."""
+    pattern = _CONTROL_BUT_TAB_AND_NEWLINE if multiline else _CONTROL
+    allowed = " other than tab and newline (\\n)" if multiline else ""
+
+    def check(value: str) -> str:
+        if found := pattern.search(value):
+            raise PydanticCustomError(
+                "control_character",
+                f"{what} must not contain control characters{allowed}; "
+                f"found U+{ord(found.group()):04X}",
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def visible(what: str) -> AfterValidator:
+    """A text of only invisible format characters (zero-width space, joiner, ...) is empty."""
+
+    def check(value: str) -> str:
+        if value and all(char.isspace() or unicodedata.category(char) == "Cf" for char in value):
+            raise PydanticCustomError(
+                "too_short", f"{what} must not be empty (it holds only invisible characters)"
+            )
+        return value
+
+    return AfterValidator(check)
 
 
 def trimmed(value: object) -> object:
@@ -110,6 +149,8 @@ Trimmed = BeforeValidator(trimmed)
 Title = Annotated[
     str,
     length_between(1, TITLE_MAX, "title"),
+    no_controls("title"),
+    visible("title"),
     Trimmed,
     Storable,
     Field(json_schema_extra={"minLength": 1, "maxLength": TITLE_MAX}),
@@ -117,6 +158,7 @@ Title = Annotated[
 Description = Annotated[
     str,
     length_between(0, DESCRIPTION_MAX, "description"),
+    no_controls("description", multiline=True),
     Trimmed,
     Storable,
     Field(json_schema_extra={"maxLength": DESCRIPTION_MAX}),
@@ -124,6 +166,8 @@ Description = Annotated[
 Name = Annotated[
     str,
     length_between(1, NAME_MAX, "name"),
+    no_controls("name"),
+    visible("name"),
     Trimmed,
     Storable,
     Field(json_schema_extra={"minLength": 1, "maxLength": NAME_MAX}),
