@@ -74,6 +74,18 @@ class TokenClaims:
     expires_at: datetime
 
 
+def encode_claims(claims: TokenClaims, *, key: str) -> str:
+    """The signed token for `claims`; HS256 is deterministic: the same claims, the same token."""
+    payload: dict[str, Any] = {
+        "sub": str(claims.user_id),
+        "type": claims.type,
+        "jti": str(claims.token_id),
+        "iat": claims.issued_at,
+        "exp": claims.expires_at,
+    }
+    return jwt.encode(payload, key, algorithm=ALGORITHM)
+
+
 def encode_token(
     *,
     user_id: uuid.UUID,
@@ -82,6 +94,7 @@ def encode_token(
     key: str,
     token_id: uuid.UUID | None = None,
 ) -> tuple[str, TokenClaims]:
+    """A new token of `type` for `user_id`, valid for `lifetime` from now, and its claims."""
     now = utcnow()
     claims = TokenClaims(
         user_id=user_id,
@@ -90,14 +103,7 @@ def encode_token(
         issued_at=now,
         expires_at=now + lifetime,
     )
-    payload: dict[str, Any] = {
-        "sub": str(user_id),
-        "type": type,
-        "jti": str(claims.token_id),
-        "iat": claims.issued_at,
-        "exp": claims.expires_at,
-    }
-    return jwt.encode(payload, key, algorithm=ALGORITHM), claims
+    return encode_claims(claims, key=key), claims
 
 
 def decode_token(token: str, *, key: str, expected_type: TokenType) -> TokenClaims:

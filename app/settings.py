@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     dev_secret_file: Path = Path(".jwt-secret")
     access_token_minutes: int = Field(15, ge=1)
     refresh_token_days: int = Field(7, ge=1)
+    refresh_reuse_grace_seconds: int = Field(
+        10, ge=0, description="A just-rotated refresh token answers its successor this long."
+    )
     bcrypt_rounds: int = Field(12, ge=4, le=31)
     max_concurrent_hashes: int = Field(
         default_factory=lambda: os.cpu_count() or 1,

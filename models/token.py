@@ -12,7 +12,9 @@ class RefreshToken(SQLModel, table=True):
     """One issued refresh token.
 
     Tokens issued by rotation share the `family_id` of the login that started the chain, so
-    presenting a retired token can revoke every token of that chain at once.
+    presenting a retired token can revoke every token of that chain at once. `created_at` is the
+    token's `iat`: with `expires_at` and the ids it signs the very same token again, which the
+    refresh grace answers to a double submit.
     """
 
     __tablename__ = "refresh_tokens"
@@ -22,4 +24,7 @@ class RefreshToken(SQLModel, table=True):
     family_id: uuid.UUID = Field(index=True)
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    replaced_by: uuid.UUID | None = Field(
+        default=None, description="The successor this token was rotated into, if it was."
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -1,5 +1,7 @@
 """REST `/api/auth`: accounts, login, refresh rotation and logout."""
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -172,22 +174,26 @@ def test_refresh_returns_new_tokens_and_retires_the_old_one(
     assert me.status_code == 200
 
 
+def _refresh(client: TestClient, token: str) -> Any:
+    return client.post("/api/auth/refresh", json={"refresh_token": token})
+
+
 def test_replaying_a_retired_refresh_token_revokes_the_whole_chain(
     client: TestClient, alice: Account
 ) -> None:
-    first = client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token}).json()
-    replay = client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
-    assert replay.status_code == 401
-    successor = client.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]})
-    assert successor.status_code == 401
+    """Replayed after its successor was used, so no grace applies (tests/test_refresh_grace.py)."""
+    second = _refresh(client, alice.refresh_token).json()["refresh_token"]
+    third = _refresh(client, second).json()["refresh_token"]
+    assert _refresh(client, alice.refresh_token).status_code == 401
+    assert _refresh(client, third).status_code == 401
 
 
 def test_reuse_revokes_only_its_own_chain(client: TestClient, alice: Account) -> None:
     other_session = login(client, alice.email)
-    client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
-    client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})  # replay
-    response = client.post("/api/auth/refresh", json={"refresh_token": other_session.refresh_token})
-    assert response.status_code == 200
+    second = _refresh(client, alice.refresh_token).json()["refresh_token"]
+    _refresh(client, second)
+    assert _refresh(client, alice.refresh_token).status_code == 401  # a replay: theft
+    assert _refresh(client, other_session.refresh_token).status_code == 200
 
 
 def test_access_token_cannot_be_used_to_refresh(client: TestClient, alice: Account) -> None:

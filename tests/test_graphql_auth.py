@@ -77,10 +77,11 @@ def test_failed_login_is_unauthenticated_invalid_credentials(
 def test_refresh_token_rotates_and_replay_revokes_the_chain(
     client: TestClient, alice: Account
 ) -> None:
-    first = graphql(client, REFRESH, {"t": alice.refresh_token})["data"]["refreshToken"]
-    replay = graphql(client, REFRESH, {"t": alice.refresh_token})
+    second = graphql(client, REFRESH, {"t": alice.refresh_token})["data"]["refreshToken"]
+    third = graphql(client, REFRESH, {"t": second["refreshToken"]})["data"]["refreshToken"]
+    replay = graphql(client, REFRESH, {"t": alice.refresh_token})  # its successor was used
     assert error_codes(replay) == ["UNAUTHENTICATED"]
-    assert error_codes(graphql(client, REFRESH, {"t": first["refreshToken"]})) == [
+    assert error_codes(graphql(client, REFRESH, {"t": third["refreshToken"]})) == [
         "UNAUTHENTICATED"
     ]
 

@@ -7,7 +7,7 @@ a hash runs. The other services are plain functions of a session, run the same w
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from anyio import to_thread
 from sqlalchemy import update
@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from app.errors import AuthError, Conflict, FieldError
 from app.runtime import Runtime
-from app.security import decode_token, encode_token
+from app.security import TokenClaims, decode_token, encode_claims, encode_token
 from app.settings import Settings
 from app.throttle import Client
 from models.token import RefreshToken
@@ -25,6 +25,7 @@ from models.user import LoginRequest, SignupRequest, Tokens, User
 
 INVALID_CREDENTIALS = "Invalid credentials"
 EMAIL_TAKEN = "Email already registered"
+INVALID_REFRESH_TOKEN = "Invalid or revoked refresh token"  # noqa: S105 (a message)
 
 
 @dataclass(frozen=True)
@@ -88,44 +89,57 @@ async def login(*, runtime: Runtime, client: Client, credentials: LoginRequest) 
     return LoginResult(user=user, tokens=tokens)
 
 
+def _access_token(settings: Settings, user_id: uuid.UUID) -> tuple[str, int]:
+    """A fresh access token and its lifetime in seconds."""
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    token, _ = encode_token(
+        user_id=user_id, type="access", lifetime=lifetime, key=settings.signing_key
+    )
+    return token, int(lifetime.total_seconds())
+
+
 def issue_tokens(
-    *, session: Session, settings: Settings, user_id: uuid.UUID, family_id: uuid.UUID | None = None
+    *,
+    session: Session,
+    settings: Settings,
+    user_id: uuid.UUID,
+    family_id: uuid.UUID | None = None,
+    refresh_token_id: uuid.UUID | None = None,
 ) -> Tokens:
     """A fresh access token and a refresh token recorded in `family_id` (a new chain if None)."""
-    access_lifetime = timedelta(minutes=settings.access_token_minutes)
-    access_token, _ = encode_token(
-        user_id=user_id, type="access", lifetime=access_lifetime, key=settings.signing_key
-    )
+    access_token, expires_in = _access_token(settings, user_id)
     refresh_token, claims = encode_token(
         user_id=user_id,
         type="refresh",
         lifetime=timedelta(days=settings.refresh_token_days),
         key=settings.signing_key,
+        token_id=refresh_token_id,
     )
     session.add(
         RefreshToken(
             id=claims.token_id,
             user_id=user_id,
             family_id=family_id or claims.token_id,
+            created_at=claims.issued_at,  # with expires_at, enough to sign the same token again
             expires_at=claims.expires_at,
         )
     )
     session.commit()
-    return Tokens(
-        access_token=access_token,
-        refresh_token=refresh_token,
-        expires_in=int(access_lifetime.total_seconds()),
-    )
+    return Tokens(access_token=access_token, refresh_token=refresh_token, expires_in=expires_in)
 
 
 def refresh(*, session: Session, settings: Settings, refresh_token: str) -> Tokens:
     """Retire `refresh_token` and issue its successor in the same chain.
 
-    Retiring is one conditional UPDATE, so of several concurrent refreshes exactly one wins.
-    A token that was already retired is being replayed: the whole chain is revoked.
+    Retiring is one conditional UPDATE that names the successor, so of several concurrent
+    refreshes exactly one makes a successor. A token that was already retired is being replayed:
+    within the grace after its rotation, and while its successor is unused, it answers that
+    successor again (a double submit from a flaky network is not theft); otherwise the whole
+    chain is revoked.
     """
     claims = decode_token(refresh_token, key=settings.signing_key, expected_type="refresh")
     now = utcnow()
+    successor_id = uuid.uuid4()
     retired = session.exec(
         update(RefreshToken)
         .where(
@@ -133,38 +147,65 @@ def refresh(*, session: Session, settings: Settings, refresh_token: str) -> Toke
             col(RefreshToken.revoked_at).is_(None),
             col(RefreshToken.expires_at) > now,
         )
-        .values(revoked_at=now)
+        .values(revoked_at=now, replaced_by=successor_id)
         .returning(col(RefreshToken.family_id))
     ).first()
     if retired is None:
-        _revoke_chain_if_replayed(session, claims.token_id)
-        raise AuthError("Invalid or revoked refresh token")
+        return _answer_replay(session, settings, claims.token_id, now)
     return issue_tokens(
-        session=session, settings=settings, user_id=claims.user_id, family_id=retired.family_id
+        session=session,
+        settings=settings,
+        user_id=claims.user_id,
+        family_id=retired.family_id,
+        refresh_token_id=successor_id,
     )
 
 
-def _revoke_chain_if_replayed(session: Session, token_id: uuid.UUID) -> None:
+def _answer_replay(
+    session: Session, settings: Settings, token_id: uuid.UUID, now: datetime
+) -> Tokens:
+    """A refresh token that could not be retired: answer its successor within the grace, or
+    treat the replay as theft and revoke the chain. Raises `AuthError` unless it answers."""
     record = session.get(RefreshToken, token_id)
-    if record is not None and record.revoked_at is not None:
-        session.exec(
-            update(RefreshToken)
-            .where(
-                col(RefreshToken.family_id) == record.family_id,
-                col(RefreshToken.revoked_at).is_(None),
-            )
-            .values(revoked_at=utcnow())
-        )
-        session.commit()
-    else:
+    if record is None or record.revoked_at is None:  # unknown, or expired: nothing to revoke
         session.rollback()
+        raise AuthError(INVALID_REFRESH_TOKEN)
+    grace = timedelta(seconds=settings.refresh_reuse_grace_seconds)
+    successor = session.get(RefreshToken, record.replaced_by) if record.replaced_by else None
+    if (
+        successor is not None
+        and now - record.revoked_at <= grace
+        and successor.revoked_at is None
+        and successor.expires_at > now
+    ):
+        access_token, expires_in = _access_token(settings, successor.user_id)
+        again = TokenClaims(
+            user_id=successor.user_id,
+            token_id=successor.id,
+            type="refresh",
+            issued_at=successor.created_at,
+            expires_at=successor.expires_at,
+        )
+        refresh_token = encode_claims(again, key=settings.signing_key)
+        session.rollback()
+        return Tokens(access_token=access_token, refresh_token=refresh_token, expires_in=expires_in)
+    session.exec(
+        update(RefreshToken)
+        .where(
+            col(RefreshToken.family_id) == record.family_id,
+            col(RefreshToken.revoked_at).is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    session.commit()
+    raise AuthError(INVALID_REFRESH_TOKEN)
 
 
 def logout(*, session: Session, settings: Settings, user: User, refresh_token: str) -> None:
     """Revoke the caller's refresh token. Revoking one that is already revoked changes nothing."""
     claims = decode_token(refresh_token, key=settings.signing_key, expected_type="refresh")
     if claims.user_id != user.id:
-        raise AuthError("Invalid or revoked refresh token")
+        raise AuthError(INVALID_REFRESH_TOKEN)
     session.exec(
         update(RefreshToken)
         .where(col(RefreshToken.id) == claims.token_id, col(RefreshToken.revoked_at).is_(None))
