@@ -42,6 +42,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="A multi-user todo service: REST under `/api`, GraphQL at `/graphql`.",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        openapi_url="/openapi.json" if settings.api_docs_enabled else None,
+        # No slash redirects: Starlette builds their Location from the Host header, which would
+        # send a client to whatever host a request names. A clear 404 is better.
+        redirect_slashes=False,
     )
     app.state.runtime = runtime
 

@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 32
+MIN_SECRET_DISTINCT_CHARACTERS = 10  # in production: 32 times `a` is long, not secret
 
 
 def load_or_create_dev_secret(path: Path) -> str:
@@ -85,6 +86,9 @@ class Settings(BaseSettings):
     graphql_max_batch: int = Field(10, ge=1)
     graphql_introspection: bool | None = Field(None, description="Default: off in production.")
     graphql_ide: bool | None = Field(None, description="Default: off in production.")
+    api_docs: bool | None = Field(
+        None, description="/docs, /redoc and /openapi.json. Default: off in production."
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -110,8 +114,15 @@ class Settings(BaseSettings):
                     "JWT_SECRET must be set in production (at least 32 random characters)"
                 )
             self.jwt_secret = SecretStr(load_or_create_dev_secret(self.dev_secret_file))
-        if len(self.jwt_secret.get_secret_value()) < MIN_SECRET_LENGTH:
+        secret = self.jwt_secret.get_secret_value()
+        if len(secret) < MIN_SECRET_LENGTH:
             raise ValueError(f"JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters long")
+        if self.is_production and len(set(secret)) < MIN_SECRET_DISTINCT_CHARACTERS:
+            raise ValueError(
+                f"JWT_SECRET is trivially guessable (fewer than {MIN_SECRET_DISTINCT_CHARACTERS} "
+                "distinct characters); use a random one, such as the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
         return self
 
     @property
@@ -134,6 +145,10 @@ class Settings(BaseSettings):
             if self.graphql_introspection is not None
             else (not self.is_production)
         )
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else not self.is_production
 
     @property
     def graphql_ide_enabled(self) -> bool:

@@ -1,6 +1,7 @@
 """Every GraphQL error gets an `extensions.code`; nothing unexpected reaches a client unmasked."""
 
 import logging
+import re
 
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
@@ -18,6 +19,11 @@ _CODES: list[tuple[type[ServiceError], str]] = [
 ]
 
 
+# graphql-core puts its guesses in the message: "... 'serch'. Did you mean 'search'? Found: ..."
+# (fields, types, arguments, input fields, enum values); it has no switch to leave them out.
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
+
+
 def _coded(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
     return GraphQLError(
         message,
@@ -29,13 +35,18 @@ def _coded(error: GraphQLError, message: str, extensions: dict[str, object]) -> 
     )
 
 
-def present(error: GraphQLError) -> GraphQLError:
-    """The error as the client sees it: the domain errors with their codes, the rest masked."""
+def present(error: GraphQLError, *, suggest: bool = True) -> GraphQLError:
+    """The error as the client sees it: the domain errors with their codes, the rest masked.
+
+    Without `suggest` (production) no message guesses at names, which would tell a stranger
+    the schema that introspection hides.
+    """
     original = error.original_error
     if original is None or isinstance(original, GraphQLError):
         # syntax, validation, variable coercion (graphql-core wraps those errors in another
         # GraphQLError): the request itself is wrong
-        return _coded(error, error.message, {"code": "BAD_USER_INPUT", **(error.extensions or {})})
+        message = error.message if suggest else _SUGGESTION.sub("", error.message)
+        return _coded(error, message, {"code": "BAD_USER_INPUT", **(error.extensions or {})})
     if isinstance(original, ServiceError):
         code = next(code for kind, code in _CODES if isinstance(original, kind))
         extensions: dict[str, object] = {"code": code}
@@ -55,8 +66,9 @@ def present(error: GraphQLError) -> GraphQLError:
 class ErrorCodes(MaskErrors):
     """`MaskErrors` that passes every error through `present`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, suggest: bool = True) -> None:
         super().__init__(should_mask_error=lambda _error: True)
+        self.suggest = suggest
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        return present(error)
+        return present(error, suggest=self.suggest)

@@ -95,7 +95,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         partial(CachedParser, maxsize=256),
         partial(AddValidationRules, _validation_rules(settings)),
         partial(ValidationCache, maxsize=256),
-        ErrorCodes,
+        partial(ErrorCodes, suggest=not settings.is_production),
     ]
     return TodoSchema(
         query=Query,

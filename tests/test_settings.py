@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from app.security import dummy_hash, hash_password, verify_password
 from app.settings import Settings
 
-LONG_SECRET = "s" * 32
+LONG_SECRET = "settings-test-secret-0123456789-abc"
 
 
 def test_bcrypt_cost_is_12_by_default(tmp_path: Path) -> None:
@@ -46,9 +46,9 @@ def test_a_secret_shorter_than_32_characters_is_refused(environment: str) -> Non
 
 def test_better_auth_secret_is_accepted_as_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JWT_SECRET", raising=False)
-    monkeypatch.setenv("BETTER_AUTH_SECRET", "b" * 40)
+    monkeypatch.setenv("BETTER_AUTH_SECRET", "better-auth-secret-0123456789-abcdef")
     settings = Settings(environment="production", _env_file=None)
-    assert settings.signing_key == "b" * 40
+    assert settings.signing_key == "better-auth-secret-0123456789-abcdef"
 
 
 def test_development_secret_is_generated_once_and_reused(

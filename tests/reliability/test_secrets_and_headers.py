@@ -64,8 +64,17 @@ def _start_production(tmp_path: Path, **env: str) -> tuple[int | None, str, bool
         {"JWT_SECRET": ""},
         {"JWT_SECRET": "x" * 31},
         {"BETTER_AUTH_SECRET": "short-but-not-empty"},
+        {"JWT_SECRET": "a" * 32},
+        {"JWT_SECRET": "s3cr3t-" * 8},
     ],
-    ids=["missing", "empty", "31-characters", "short-better-auth-secret"],
+    ids=[
+        "missing",
+        "empty",
+        "31-characters",
+        "short-better-auth-secret",
+        "32-times-a",
+        "6-distinct-characters",
+    ],
 )
 def test_production_server_refuses_to_start_with_a_weak_secret(
     tmp_path: Path, env: dict[str, str]
@@ -77,12 +86,14 @@ def test_production_server_refuses_to_start_with_a_weak_secret(
 
 
 def test_production_server_starts_with_a_strong_secret(tmp_path: Path) -> None:
-    code, output, answered = _start_production(tmp_path, JWT_SECRET="s3cr3t-" * 8)
+    code, output, answered = _start_production(tmp_path, JWT_SECRET="s3cr3t-Kx9-Wq2-" * 3)
     assert answered, output[-2000:]
     assert code is None
 
 
-@pytest.mark.parametrize("secret", ["short-secret-16c", "a-real-secret-of-31-characters!"])
+@pytest.mark.parametrize(
+    "secret", ["short-secret-16c", "a-real-secret-of-31-characters!", "ab" * 20]
+)
 def test_a_refused_secret_is_not_printed(tmp_path: Path, secret: str) -> None:
     code, output, _ = _start_production(tmp_path, JWT_SECRET=secret)
     assert code
