@@ -26,11 +26,15 @@ run: migrate
 
 # Production-style serving: several worker processes (set WORKERS), no auto-reload, no access log.
 # Keep-alive outlasts clients' and balancers' idle timeouts (often 60 s): a server that closes an
-# idle connection first races the next request sent on it.
+# idle connection first races the next request sent on it. The h11 parser with a 16 KiB bound on
+# a request's head refuses huge headers at once; uvicorn's default parser (httptools) has no bound
+# (see README, Deployment: behind a proxy that bounds headers, HTTP=httptools is faster).
 WORKERS ?= 2
+HTTP ?= h11
 serve: migrate
 	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) \
-		--workers $(WORKERS) --no-access-log --proxy-headers --timeout-keep-alive 75
+		--workers $(WORKERS) --no-access-log --proxy-headers --timeout-keep-alive 75 \
+		--http $(HTTP) --h11-max-incomplete-event-size 16384
 
 test: install
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90

@@ -66,7 +66,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type"],
         expose_headers=["X-Total-Count", "Retry-After", "WWW-Authenticate"],
     )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        timeout=settings.request_body_timeout,
+    )
     app.add_middleware(QueryStringMiddleware)
     app.add_middleware(ApiHeadersMiddleware)
     return app

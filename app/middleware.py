@@ -1,7 +1,8 @@
-"""ASGI middleware: a request body limit, a UTF-8 query string, headers that suit a JSON API."""
+"""ASGI middleware: request body limits, a UTF-8 query string, headers that suit a JSON API."""
 
 from urllib.parse import unquote_to_bytes
 
+import anyio
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
@@ -15,16 +16,30 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"Request body is larger than {max_bytes} bytes")
 
 
+class BodyTooSlow(HTTPException):
+    """The connection closes after this answer: the rest of the body may still be on its way."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            408,
+            f"The request body did not arrive within {seconds:g} seconds",
+            headers={"Connection": "close"},
+        )
+
+
 class BodyLimitMiddleware:
-    """Answers 413 to bodies over `max_bytes`, whether or not they announce their length.
+    """Bounds a request body in size (413 over `max_bytes`, announced or not) and in time (408
+    when the whole body has not arrived `timeout` seconds after the app first asks for it, as
+    from a client that announces a megabyte and sends 13 bytes).
 
     FastAPI's own `max_body_size` answers an announced oversize body in plain text; the contract
     wants every error body to be JSON `{"detail": ...}`.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -32,20 +47,28 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(scope, receive, send)
+            await self._refuse(BodyTooLarge(self.max_bytes), scope, receive, send)
             return
 
         received = 0
+        complete = False
+        deadline: float | None = None
         started = False
 
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
-            return message
+        async def bounded_receive() -> Message:
+            nonlocal received, complete, deadline
+            if complete:  # later calls wait for a disconnect: no deadline for that
+                return await receive()
+            deadline = deadline or anyio.current_time() + self.timeout
+            with anyio.move_on_after(deadline - anyio.current_time()):
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > self.max_bytes:
+                        raise BodyTooLarge(self.max_bytes)
+                    complete = not message.get("more_body", False)
+                return message
+            raise BodyTooSlow(self.timeout)
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
@@ -53,15 +76,16 @@ class BodyLimitMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
+            await self.app(scope, bounded_receive, tracking_send)
+        except (BodyTooLarge, BodyTooSlow) as refusal:
             if started:
                 raise
-            await self._too_large(scope, receive, send)
+            await self._refuse(refusal, scope, receive, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = BodyTooLarge(self.max_bytes).detail
-        await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+    @staticmethod
+    async def _refuse(error: HTTPException, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse({"detail": error.detail}, error.status_code, headers=error.headers)
+        await response(scope, receive, send)
 
 
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
 
     cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    request_body_timeout: float = Field(
+        15.0, gt=0, description="Seconds a request body may take to arrive, then 408."
+    )
 
     graphql_max_depth: int = Field(10, ge=1)
     graphql_max_aliases: int = Field(30, ge=1)

@@ -1,11 +1,16 @@
 """REST `/api/tasks`: the task routes of the contract, one behaviour per test."""
 
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timedelta
 
+import anyio
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from app.main import create_app
+from app.settings import Settings
 from tests.support import Account, create_task
 
 
@@ -252,3 +257,35 @@ def test_task_routes_need_an_access_token(client: TestClient, method: str, path:
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
     assert "detail" in response.json()
+
+
+async def _slow_body() -> AsyncIterator[bytes]:
+    """Thirteen bytes of a body, then nothing for longer than any test waits."""
+    yield b'{"title": "ha'
+    await anyio.sleep(60)
+    yield b'lf"}'  # pragma: no cover - the server gives up first
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [("/api/tasks", "application/json"), ("/graphql", "application/json")],
+    ids=["rest", "graphql"],
+)
+def test_a_body_that_stops_arriving_is_408_and_closes_the_connection(
+    make_settings: Callable[..., Settings], alice: Account, path: str, content_type: str
+) -> None:
+    app = create_app(make_settings(request_body_timeout=0.3))
+    headers = {**alice.headers, "Content-Type": content_type, "Content-Length": "1000000"}
+
+    async def send() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            with anyio.fail_after(5):
+                return await client.post(path, content=_slow_body(), headers=headers)
+
+    started = time.monotonic()
+    response = anyio.run(send)
+    assert response.status_code == 408
+    assert response.json() == {"detail": "The request body did not arrive within 0.3 seconds"}
+    assert response.headers["Connection"] == "close"
+    assert time.monotonic() - started < 3

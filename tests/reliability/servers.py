@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +95,7 @@ def server_env(database_url: str, **overrides: str) -> dict[str, str]:
             "LOGIN_MAX_FAILURES": "5",
             "LOGIN_WINDOW_SECONDS": "900",
             "SIGNUP_MAX_PER_ADDRESS": "10000",
+            "REQUEST_BODY_TIMEOUT": "2",  # short, so the slow-body tests wait little
             "LOGIN_MAX_FAILURES_PER_ADDRESS": "10000",
             "POOL_SIZE": "5",
             "MAX_OVERFLOW": "10",
@@ -134,7 +135,9 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> Non
 
 
 @contextlib.contextmanager
-def uvicorn_server(env: Mapping[str, str], log_dir: Path, *, workers: int = 1) -> Iterator[Server]:
+def uvicorn_server(
+    env: Mapping[str, str], log_dir: Path, *, workers: int = 1, options: Sequence[str] = ()
+) -> Iterator[Server]:
     """Start `uvicorn app.main:create_app` on a free port in 8200-8299; stop it on exit.
 
     The process gets its own process group (so `--workers` children go with it). A port lost to
@@ -158,6 +161,7 @@ def uvicorn_server(env: Mapping[str, str], log_dir: Path, *, workers: int = 1) -
             str(workers),
             "--timeout-graceful-shutdown",
             "3",
+            *options,
         ]
         with log.open("wb") as output:
             process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)

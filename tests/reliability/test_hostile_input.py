@@ -8,8 +8,10 @@ and the server staying healthy meanwhile.
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +19,7 @@ import pytest
 
 from tests.reliability.checks import GRAPHQL_CODES, leaks, missing_security_headers
 from tests.reliability.live import register, unique_email, watching_health
-from tests.reliability.servers import HOST, Server
+from tests.reliability.servers import HOST, Server, server_env, uvicorn_server
 from tests.support import PASSWORD, Account
 
 TWO_MIB = 2 * 1024 * 1024
@@ -304,6 +306,32 @@ def test_a_websocket_upgrade_of_graphql_is_refused_with_403(live_server: Server)
     assert "Traceback" not in live_server.log_text()
 
 
+def test_a_body_announced_but_not_sent_is_408_and_the_connection_closes(
+    session: Session,
+) -> None:
+    """Content-Length says a megabyte, 13 bytes come: the server gives up after its body
+    timeout (2 s for test servers) instead of holding the connection open for ever."""
+    started = time.monotonic()
+    with (
+        watching_health(session.server.url) as health,
+        socket.create_connection((HOST, session.server.port), timeout=10) as raw,
+    ):
+        raw.sendall(
+            b"POST /api/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + session.account.access_token.encode() + b"\r\n"
+            b"Content-Length: 1000000\r\n\r\n" + b'{"title": "ha'
+        )
+        answer = b""
+        while chunk := raw.recv(65536):  # until the server closes the connection
+            answer += chunk
+    elapsed = time.monotonic() - started
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert json.loads(body)["detail"] == "The request body did not arrive within 2 seconds"
+    assert 1.5 < elapsed < 8
+    health.assert_healthy()
+
+
 def test_invalid_utf8_in_the_query_string_is_400(session: Session) -> None:
     response = httpx.get(
         f"{session.server.url}/api/tasks?q=%FF%FE", headers=session.account.headers
@@ -404,3 +432,34 @@ def test_variables_of_the_wrong_type_are_bad_user_input(
     assert response.status_code == 200
     assert _codes(response) == ["BAD_USER_INPUT"]
     assert set(_codes(response)) <= GRAPHQL_CODES
+
+
+# The options `make serve` and the README's Deployment section give uvicorn for the head of a
+# request: uvicorn's default parser (httptools) takes a 64 MiB header and stalls meanwhile.
+BOUNDED_HEAD = ("--http", "h11", "--h11-max-incomplete-event-size", "16384")
+
+
+def test_a_huge_header_is_refused_at_once_by_a_server_run_as_documented(
+    live_server: Server, server_logs: Path
+) -> None:
+    env = server_env(live_server.database_url)
+    with uvicorn_server(env, server_logs, options=BOUNDED_HEAD) as bounded:
+        started = time.monotonic()
+        with (
+            watching_health(bounded.url) as health,
+            socket.create_connection((HOST, bounded.port), timeout=10) as raw,
+        ):
+            raw.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Huge: ")
+            sent, refused = 0, False
+            try:
+                while sent < 64 * 1024 * 1024:
+                    raw.sendall(b"a" * 65536)
+                    sent += 65536
+            except ConnectionError:
+                refused = True
+        elapsed = time.monotonic() - started
+        health.assert_healthy(max_seconds=1.0)
+    # The server drops the connection past 16 KiB; the kernel's buffers took a few MiB more.
+    assert refused, "the server took a 64 MiB header"
+    assert sent < 16 * 1024 * 1024
+    assert elapsed < 2
