@@ -1,13 +1,14 @@
 """The engine, sessions, and what makes SQLite answer like PostgreSQL."""
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import anyio
 from anyio import to_thread
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, literal, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.compiler import compiles
@@ -20,27 +21,41 @@ from app.settings import Settings
 from models.task import LISTING_INDEX
 
 T = TypeVar("T")
+P = ParamSpec("P")
 logger = logging.getLogger(__name__)
 
 DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly"
 
 
-def create_db_engine(settings: Settings) -> Engine:
+# The isolation level of a transaction on each database (their defaults).
+TRANSACTION_ISOLATION = {"postgresql": "READ COMMITTED", "sqlite": "SERIALIZABLE"}
+
+
+def create_db_engine(settings: Settings, *, autocommit: bool = False) -> Engine:
+    """The engine for `settings.database_url`; with `autocommit`, every connection commits each
+    statement on its own (no BEGIN, no ROLLBACK), which `Database` undoes for transactions."""
+    isolation = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     if settings.is_sqlite:
         engine = create_engine(
             settings.database_url,
             connect_args={"check_same_thread": False, "timeout": 15},
+            **isolation,
         )
         event.listen(engine, "connect", _configure_sqlite)
         return engine
+    # No overflow: `Database` runs at most `pool_size` units at once, so a connection is always
+    # free, and steady load never opens (and closes) one. No pre-ping either: it cost a round trip
+    # per unit; a connection that died is found by its first statement instead, and SQLAlchemy then
+    # replaces every pooled connection older than it (that unit answers 503).
     return create_engine(
         settings.database_url,
         pool_size=settings.pool_size,
-        max_overflow=settings.max_overflow,
+        max_overflow=0,
         pool_timeout=settings.pool_timeout,
         pool_recycle=settings.pool_recycle,
-        pool_pre_ping=True,
+        pool_pre_ping=settings.pool_pre_ping,
         connect_args={"connect_timeout": settings.db_connect_timeout},
+        **isolation,
     )
 
 
@@ -81,41 +96,75 @@ def include_in_autogenerate(
     return not (type_ == "index" and name == LISTING_INDEX)
 
 
-def ping(*, session: Session) -> None:
-    session.execute(text("SELECT 1"))
+def ping(connection: Connection) -> None:
+    connection.execute(select(literal(1)))
 
 
 class Database:
     """Runs synchronous services off the event loop, each call with a session of its own.
 
-    Both doors call services through `run`: one worker-thread hop per unit of work, a session
-    never shared between concurrent calls (GraphQL runs fields and batched operations at once),
-    and the connection back in the pool as soon as the call returns. Services commit their
-    writes; anything left unfinished is rolled back when the session closes.
+    Both doors call services through `run` or `read`: one worker-thread hop per unit of work, a
+    session never shared between concurrent calls (GraphQL runs fields and batched operations at
+    once), and the connection back in the pool as soon as the call returns.
+
+    - `read` gives it a session in autocommit mode: each statement is a transaction of its own,
+      which saves the BEGIN and ROLLBACK round trips. For reads, and for writes that are a single
+      statement (an INSERT, or an UPDATE ... RETURNING), which are atomic by themselves.
+    - `run` gives the service a transaction: it commits what it writes, and whatever it leaves
+      unfinished is rolled back when the session closes.
+
+    `engine` is in autocommit mode (`create_db_engine(..., autocommit=True)`), the common case;
+    `run` switches its connection to a transaction and back, which costs a little more.
+
+    A unit holds a thread and a connection from start to end, so at most `threads` units run at
+    once (the pool's size): none ever waits for a connection while holding a thread.
     """
 
-    def __init__(self, engine: Engine, timeout: float) -> None:
+    def __init__(self, engine: Engine, timeout: float, threads: int) -> None:
         self.engine = engine
         self.timeout = timeout
+        self._transactional = engine.execution_options(
+            isolation_level=TRANSACTION_ISOLATION[engine.dialect.name]
+        )
+        self._threads = anyio.CapacityLimiter(threads)
 
-    def session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
+    async def run(
+        self, service: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """`service(session, *args, **kwargs)` in a transaction (an ORM session)."""
 
-    async def run(self, service: Callable[..., T], /, **kwargs: Any) -> T:
-        """`service(session=..., **kwargs)` in a worker thread, answered within `timeout`.
+        def in_transaction() -> T:
+            with Session(self._transactional, expire_on_commit=False) as session:
+                return service(session, *args, **kwargs)
+
+        return await self._call(in_transaction)
+
+    async def read(
+        self,
+        service: Callable[Concatenate[Connection, P], T],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """`service(connection, *args, **kwargs)`, each statement committing on its own (a Core
+        connection: the ORM's unit of work has nothing to do here, and costs)."""
+
+        def each_statement() -> T:
+            with self.engine.connect() as connection:
+                return service(connection, *args, **kwargs)
+
+        return await self._call(each_statement)
+
+    async def _call(self, unit: Callable[[], T]) -> T:
+        """`unit` in a worker thread, answered within `timeout`.
 
         A database that cannot be reached, has no free connection, or stops answering (a frozen
         server never closes the socket, so only a deadline notices) raises `Unavailable`. A thread
         stuck on a frozen server is abandoned; it ends when the server answers or goes away.
         """
-
-        def call() -> T:
-            with self.session() as session:
-                return service(session=session, **kwargs)
-
         try:
-            with anyio.fail_after(self.timeout):
-                return await to_thread.run_sync(call, abandon_on_cancel=True)
+            async with asyncio.timeout(self.timeout):  # cheaper than anyio's cancel scopes
+                return await to_thread.run_sync(unit, abandon_on_cancel=True, limiter=self._threads)
         except (TimeoutError, OperationalError, PoolTimeoutError) as error:
             logger.warning("database unavailable: %r", error)
             raise Unavailable(DATABASE_UNAVAILABLE) from None

@@ -3,8 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import anyio
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
@@ -28,11 +27,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if not settings.is_sqlite:
-            # One worker thread per pooled connection: a request never waits for a thread while
-            # holding a connection, nor for a connection while holding a thread.
-            limiter = anyio.to_thread.current_default_thread_limiter()
-            limiter.total_tokens = settings.pool_size + settings.max_overflow
         yield
         runtime.db.engine.dispose()
 
@@ -49,11 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
 
-    api = APIRouter(prefix="/api")
-    api.include_router(health.router)
-    api.include_router(auth.router)
-    api.include_router(tasks.router)
-    app.include_router(api)
+    for router in (health.router, auth.router, tasks.router):
+        app.include_router(router, prefix="/api")
     app.include_router(TodoGraphQLRouter(settings))
 
     install_error_handlers(app)

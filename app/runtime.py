@@ -19,7 +19,11 @@ class Runtime:
     def from_settings(cls, settings: Settings) -> "Runtime":
         return cls(
             settings=settings,
-            db=Database(create_db_engine(settings), timeout=settings.db_timeout),
+            db=Database(
+                create_db_engine(settings, autocommit=True),
+                timeout=settings.db_timeout,
+                threads=settings.database_threads,
+            ),
             hasher=PasswordHasher(settings.bcrypt_rounds, settings.max_concurrent_hashes),
             throttles=Throttles(settings),
         )

@@ -38,8 +38,12 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
 
     database_url: str = "sqlite:///./todo.db"
-    pool_size: int = Field(5, ge=1)
-    max_overflow: int = Field(10, ge=0)
+    pool_size: int = Field(
+        10, ge=1, description="PostgreSQL connections per worker; also the units run at once."
+    )
+    pool_pre_ping: bool = Field(
+        False, description="Test each connection with a round trip before use (off: see database)."
+    )
     pool_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a free connection.")
     pool_recycle: int = Field(1800, description="Seconds before a pooled connection is replaced.")
     db_connect_timeout: int = Field(5, ge=1)
@@ -135,6 +139,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def database_threads(self) -> int:
+        """Units of database work at once: one per pooled connection on PostgreSQL. SQLite opens
+        a connection per thread and serialises writes itself, so anyio's default (40) is kept."""
+        return 40 if self.is_sqlite else self.pool_size
 
     @property
     def signing_key(self) -> str:

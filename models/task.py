@@ -8,27 +8,34 @@ from pydantic import StrictBool, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import Index, desc
 from sqlmodel import Field, SQLModel
+from sqlmodel._compat import SQLModelConfig
 
-from models.text import Description, SearchText, Title
+from models.text import DESCRIPTION_MAX, TITLE_MAX, Description, SearchText, Title
 from models.types import UTCDateTime, utcnow
 
 LISTING_INDEX = "ix_tasks_listing"
 
 
-class Task(SQLModel, table=True):
+class TaskBase(SQLModel):
+    """The fields of a task that its owner sees: the one list the table, the REST answers and the
+    columns the services read all derive from (the GraphQL type is checked against it)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=TITLE_MAX)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
+    completed: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Task(TaskBase, table=True):
     __tablename__ = "tasks"
     __table_args__ = (
         # Serves the default listing and keyset paging: owner, incomplete first, newest first.
         Index(LISTING_INDEX, "user_id", "completed", desc("created_at"), desc("id")),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
     user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
-    title: str = Field(max_length=200)
-    description: str = Field(default="", max_length=2000)
-    completed: bool = False
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
 class TaskCreate(SQLModel):
@@ -60,13 +67,15 @@ class TaskUpdate(SQLModel):
         return changes
 
 
-class TaskPublic(SQLModel):
-    id: int
-    title: str
-    description: str
-    completed: bool
-    created_at: datetime
-    updated_at: datetime
+class TaskPublic(TaskBase):
+    """A task as REST answers it: every field of `TaskBase`, each always present."""
+
+    model_config = SQLModelConfig(json_schema_serialization_defaults_required=True)
+
+    id: int  # stored tasks always have one
+
+
+TASK_FIELDS = tuple(TaskBase.model_fields)  # the public fields, in answer order
 
 
 class TaskFilter(SQLModel):

@@ -1,21 +1,14 @@
 """The GraphQL context: built per request, it carries what the resolvers need."""
 
-from collections.abc import Callable
-from functools import cached_property
-from typing import Any, TypeVar
-
 import anyio
 from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 
-from app.errors import AuthError
 from app.runtime import Runtime
 from app.services import accounts
 from app.throttle import Client
 from models.user import User
 from resolvers.loaders import Loaders
-
-T = TypeVar("T")
 
 
 class Context(BaseContext):
@@ -23,43 +16,31 @@ class Context(BaseContext):
     need), and fresh DataLoaders.
 
     Top-level fields and batched operations run concurrently on one context, so nothing here
-    holds a database session: each piece of work opens its own, in a worker thread (`run`).
+    holds a database session: each piece of work opens its own, in a worker thread (`db`).
     """
 
     def __init__(self, runtime: Runtime, authorization: str | None, client: Client) -> None:
         super().__init__()
         self.runtime = runtime
+        self.db = runtime.db
         self.client = client  # one per HTTP request: its allowance spans aliases and batches
         self._authorization = authorization
         self._user: User | None = None
         self._user_lock = anyio.Lock()
-        self.loaders = Loaders(self.run)
-
-    @cached_property
-    def _token(self) -> str | None:
-        scheme, _, token = (self._authorization or "").partition(" ")
-        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+        self.loaders = Loaders(runtime.db)
 
     async def user(self) -> User:
         """The authenticated user; `AuthError` (UNAUTHENTICATED) when there is none."""
         async with self._user_lock:
             if self._user is None:
-                token = self._token
-                if token is None:
-                    raise AuthError("Not authenticated")
-                self._user = await self.run(
-                    accounts.authenticate, settings=self.runtime.settings, access_token=token
-                )
+                claims = accounts.access_claims(self.runtime.settings, self._authorization)
+                self._user = await self.db.read(accounts.user_of, claims)
         return self._user
 
     @property
     def viewer(self) -> User | None:
         """The authenticated user if `user()` has resolved it already, else None."""
         return self._user
-
-    async def run(self, service: Callable[..., T], /, **kwargs: Any) -> T:
-        """Call a synchronous service in a worker thread, with a session of its own."""
-        return await self.runtime.db.run(service, **kwargs)
 
 
 async def get_context(connection: HTTPConnection) -> Context:

@@ -1,28 +1,28 @@
 """DataLoaders: one query per relation per request, however many rows ask for it."""
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, select
 from strawberry.dataloader import DataLoader
 
+from app.database import Database
 from models.user import User
 
-Runner = Callable[..., Awaitable[Any]]
+_USERS = User.metadata.tables[User.__tablename__]
 
 
-def users_by_id(*, session: Session, ids: Sequence[uuid.UUID]) -> list[User | None]:
-    found = {user.id: user for user in session.exec(select(User).where(col(User.id).in_(ids)))}
+def users_by_id(connection: Connection, /, *, ids: Sequence[uuid.UUID]) -> list[User | None]:
+    rows = connection.execute(select(_USERS).where(_USERS.c.id.in_(ids)))
+    found = {row.id: User.model_validate(row._mapping) for row in rows}
     return [found.get(user_id) for user_id in ids]
 
 
 class Loaders:
     """The DataLoaders of one request (a DataLoader caches, so it must not outlive it)."""
 
-    def __init__(self, run: Runner) -> None:
+    def __init__(self, db: Database) -> None:
         async def load_users(ids: list[uuid.UUID]) -> list[User | None]:
-            result: list[User | None] = await run(users_by_id, ids=ids)
-            return result
+            return await db.read(users_by_id, ids=ids)
 
         self.user: DataLoader[uuid.UUID, User | None] = DataLoader(load_fn=load_users)

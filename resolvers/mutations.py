@@ -19,7 +19,7 @@ async def signup(info: ContextInfo, input: SignupInput) -> AuthPayload:
     context = info.context
     data = validate(SignupRequest, vars(input))
     user = await accounts.signup(runtime=context.runtime, client=context.client, data=data)
-    tokens = await context.run(
+    tokens = await context.db.run(
         accounts.issue_tokens, settings=context.runtime.settings, user_id=user.id
     )
     return AuthPayload(user=User.from_model(user), tokens=TokenPair.from_model(tokens))
@@ -38,7 +38,7 @@ async def login(info: ContextInfo, input: LoginInput) -> AuthPayload:
 
 async def refresh_token(info: ContextInfo, refresh_token: str) -> TokenPair:
     body = validate(RefreshRequest, {"refresh_token": refresh_token})
-    tokens = await info.context.run(
+    tokens = await info.context.db.run(
         accounts.refresh, settings=info.context.runtime.settings, refresh_token=body.refresh_token
     )
     return TokenPair.from_model(tokens)
@@ -47,10 +47,10 @@ async def refresh_token(info: ContextInfo, refresh_token: str) -> TokenPair:
 async def logout(info: ContextInfo, refresh_token: str) -> bool:
     user = await info.context.user()
     body = validate(RefreshRequest, {"refresh_token": refresh_token})
-    await info.context.run(
+    await info.context.db.run(
         accounts.logout,
+        user.id,
         settings=info.context.runtime.settings,
-        user=user,
         refresh_token=body.refresh_token,
     )
     return True
@@ -59,29 +59,28 @@ async def logout(info: ContextInfo, refresh_token: str) -> bool:
 async def create_task(info: ContextInfo, input: CreateTaskInput) -> Task:
     user = await info.context.user()
     data = validate(TaskCreate, vars(input))
-    return Task.from_model(
-        await info.context.run(task_service.create_task, user_id=user.id, data=data)
+    return Task.from_row(
+        await info.context.db.read(task_service.create_task, user.id, data=data), user.id
     )
 
 
 async def update_task(info: ContextInfo, id: int, input: UpdateTaskInput) -> Task:
     user = await info.context.user()
     changes = validate(TaskUpdate, provided(input))
-    return Task.from_model(
-        await info.context.run(
-            task_service.update_task, user_id=user.id, task_id=id, changes=changes
-        )
+    updated = await info.context.db.read(
+        task_service.update_task, user.id, task_id=id, changes=changes
     )
+    return Task.from_row(updated, user.id)
 
 
 async def toggle_task(info: ContextInfo, id: int) -> Task:
     user = await info.context.user()
-    return Task.from_model(
-        await info.context.run(task_service.toggle_task, user_id=user.id, task_id=id)
+    return Task.from_row(
+        await info.context.db.read(task_service.toggle_task, user.id, task_id=id), user.id
     )
 
 
 async def delete_task(info: ContextInfo, id: int) -> bool:
     user = await info.context.user()
-    await info.context.run(task_service.delete_task, user_id=user.id, task_id=id)
+    await info.context.db.read(task_service.delete_task, user.id, task_id=id)
     return True

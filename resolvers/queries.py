@@ -20,8 +20,8 @@ async def me(info: ContextInfo) -> User:
 
 async def task(info: ContextInfo, id: int) -> Task | None:
     user = await info.context.user()
-    found = await info.context.run(task_service.find_task, user_id=user.id, task_id=id)
-    return Task.from_model(found) if found else None
+    found = await info.context.db.read(task_service.find_task, user.id, task_id=id)
+    return Task.from_row(found, user.id) if found else None
 
 
 async def tasks(
@@ -34,18 +34,18 @@ async def tasks(
     user = await context.user()
     task_filter = validate(TaskFilterModel, provided(filter) if filter else {})
     after = None if after is strawberry.UNSET else after
-    page = await context.run(
+    page = await context.db.read(
         task_service.page_tasks,
-        user_id=user.id,
+        user.id,
         task_filter=task_filter,
         first=DEFAULT_PAGE_SIZE if first is None else first,
         after=after,
         cursor_key=context.runtime.settings.signing_key,
     )
-    nodes = [Task.from_model(found) for found in page.tasks]
+    nodes = [Task.from_row(found, user.id) for found in page.tasks]
 
     async def count() -> int:
-        return await context.run(task_service.count_tasks, user_id=user.id, task_filter=task_filter)
+        return await context.db.read(task_service.count_tasks, user.id, task_filter=task_filter)
 
     return TaskConnection(
         nodes=nodes,
@@ -65,4 +65,4 @@ async def tasks(
 
 async def task_stats(info: ContextInfo) -> TaskStats:
     user = await info.context.user()
-    return TaskStats.from_model(await info.context.run(task_service.task_stats, user_id=user.id))
+    return TaskStats.from_model(await info.context.db.read(task_service.task_stats, user.id))

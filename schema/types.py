@@ -9,8 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from app.errors import NotFound
-from app.services.tasks import TaskView
-from models.task import Task as TaskModel
+from app.services.tasks import TaskRow
 from models.task import TaskStats as TaskStatsModel
 from models.user import Tokens
 from models.user import User as UserModel
@@ -50,17 +49,9 @@ class Task:
         return _load_owner(info.context, self.user_id)  # type: ignore[return-value]
 
     @classmethod
-    def from_model(cls, task: TaskModel | TaskView) -> Self:
-        assert task.id is not None  # stored tasks always have one
-        return cls(
-            id=task.id,
-            title=task.title,
-            description=task.description,
-            completed=task.completed,
-            created_at=task.created_at,
-            updated_at=task.updated_at,
-            user_id=task.user_id,
-        )
+    def from_row(cls, task: TaskRow, user_id: uuid.UUID) -> Self:
+        """A task row of `user_id`'s, as the services answer it."""
+        return cls(**task, user_id=user_id)
 
 
 async def _load_owner(context: Context, user_id: uuid.UUID) -> User:

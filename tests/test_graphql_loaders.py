@@ -28,7 +28,7 @@ def test_user_loader_loads_many_users_in_one_query(client: TestClient, app: Fast
         statements.append(args[2])
 
     async def load_all() -> list[Any]:
-        loaders = Loaders(db.run)
+        loaders = Loaders(db)
         return await asyncio.gather(*(loaders.user.load(user_id) for user_id in [*ids, ids[0]]))
 
     event.listen(db.engine, "before_cursor_execute", record)
@@ -42,7 +42,7 @@ def test_user_loader_loads_many_users_in_one_query(client: TestClient, app: Fast
 
 def test_user_loader_answers_none_for_an_unknown_id(app: FastAPI) -> None:
     async def load() -> Any:
-        return await Loaders(app.state.runtime.db.run).user.load(uuid.uuid4())
+        return await Loaders(app.state.runtime.db).user.load(uuid.uuid4())
 
     assert asyncio.run(load()) is None
 

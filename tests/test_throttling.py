@@ -115,7 +115,7 @@ def test_a_login_that_fails_for_want_of_the_database_counts_nothing(
 
     signup(client, "a@example.com")
 
-    def database_down(**_: object) -> None:
+    def database_down(*_: object, **__: object) -> None:
         raise Unavailable("The database is unavailable; try again shortly")
 
     monkeypatch.setattr(accounts, "find_user_by_email", database_down)

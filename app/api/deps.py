@@ -6,11 +6,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.database import Database
-from app.errors import AuthError
 from app.runtime import Runtime
+from app.security import TokenClaims
 from app.services import accounts
 from app.throttle import Client
-from models.user import User
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -21,8 +20,9 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def get_database(runtime: RuntimeDep) -> Database:
-    return runtime.db
+async def get_database(request: Request) -> Database:
+    db: Database = request.app.state.runtime.db
+    return db
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
@@ -37,15 +37,15 @@ ClientDep = Annotated[Client, Depends(get_client)]
 bearer_scheme = HTTPBearer(auto_error=False, description="An access token from /api/auth/login.")
 
 
-async def get_current_user(
-    runtime: RuntimeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> User:
-    if credentials is None:
-        raise AuthError("Not authenticated")
-    return await runtime.db.run(
-        accounts.authenticate, settings=runtime.settings, access_token=credentials.credentials
-    )
+async def get_viewer(
+    request: Request,
+    _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> TokenClaims:
+    """The claims of the request's access token, checked without the database: the services
+    check that its user still exists in the same unit of work as their own statements
+    (`accounts.as_user`). `bearer_scheme` is here for the OpenAPI document."""
+    settings = request.app.state.runtime.settings
+    return accounts.access_claims(settings, request.headers.get("authorization"))
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+Viewer = Annotated[TokenClaims, Depends(get_viewer)]

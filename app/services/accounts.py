@@ -6,11 +6,13 @@ a hash runs. The other services are plain functions of a session, run the same w
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Concatenate, ParamSpec, TypeVar
 
 from anyio import to_thread
-from sqlalchemy import update
+from sqlalchemy import Connection, bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -22,6 +24,9 @@ from app.throttle import Client
 from models.token import RefreshToken
 from models.types import utcnow
 from models.user import LoginRequest, SignupRequest, Tokens, User
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 INVALID_CREDENTIALS = "Invalid credentials"
 EMAIL_TAKEN = "Email already registered"
@@ -40,11 +45,11 @@ def _email_taken() -> Conflict:
     return Conflict(EMAIL_TAKEN, [FieldError("email", "is already registered")])
 
 
-def find_user_by_email(*, session: Session, email: str) -> User | None:
+def find_user_by_email(session: Session, /, *, email: str) -> User | None:
     return session.exec(select(User).where(User.email == email)).first()
 
 
-def _insert_user(*, session: Session, data: SignupRequest, password_hash: str) -> User:
+def _insert_user(session: Session, /, *, data: SignupRequest, password_hash: str) -> User:
     user = User(email=data.email, name=data.name, password_hash=password_hash)
     session.add(user)
     try:
@@ -99,8 +104,9 @@ def _access_token(settings: Settings, user_id: uuid.UUID) -> tuple[str, int]:
 
 
 def issue_tokens(
-    *,
     session: Session,
+    /,
+    *,
     settings: Settings,
     user_id: uuid.UUID,
     family_id: uuid.UUID | None = None,
@@ -128,7 +134,7 @@ def issue_tokens(
     return Tokens(access_token=access_token, refresh_token=refresh_token, expires_in=expires_in)
 
 
-def refresh(*, session: Session, settings: Settings, refresh_token: str) -> Tokens:
+def refresh(session: Session, /, *, settings: Settings, refresh_token: str) -> Tokens:
     """Retire `refresh_token` and issue its successor in the same chain.
 
     Retiring is one conditional UPDATE that names the successor, so of several concurrent
@@ -153,7 +159,7 @@ def refresh(*, session: Session, settings: Settings, refresh_token: str) -> Toke
     if retired is None:
         return _answer_replay(session, settings, claims.token_id, now)
     return issue_tokens(
-        session=session,
+        session,
         settings=settings,
         user_id=claims.user_id,
         family_id=retired.family_id,
@@ -201,10 +207,12 @@ def _answer_replay(
     raise AuthError(INVALID_REFRESH_TOKEN)
 
 
-def logout(*, session: Session, settings: Settings, user: User, refresh_token: str) -> None:
+def logout(
+    session: Session, user_id: uuid.UUID, /, *, settings: Settings, refresh_token: str
+) -> None:
     """Revoke the caller's refresh token. Revoking one that is already revoked changes nothing."""
     claims = decode_token(refresh_token, key=settings.signing_key, expected_type="refresh")
-    if claims.user_id != user.id:
+    if claims.user_id != user_id:
         raise AuthError(INVALID_REFRESH_TOKEN)
     session.exec(
         update(RefreshToken)
@@ -214,10 +222,48 @@ def logout(*, session: Session, settings: Settings, user: User, refresh_token: s
     session.commit()
 
 
-def authenticate(*, session: Session, settings: Settings, access_token: str) -> User:
-    """The user an access token speaks for; any other kind of token, or a deleted user, fails."""
-    claims = decode_token(access_token, key=settings.signing_key, expected_type="access")
-    user = session.get(User, claims.user_id)
-    if user is None:
+_USER_EXISTS = select(col(User.id)).where(col(User.id) == bindparam("user_id"))
+_USER = select(*User.metadata.tables[User.__tablename__].c).where(
+    col(User.id) == bindparam("user_id")
+)
+
+# Either kind of unit of work: `Database.read`'s connection or `Database.run`'s session.
+Unit = TypeVar("Unit", Connection, Session)
+
+
+def authenticate(unit: Connection | Session, claims: TokenClaims) -> uuid.UUID:
+    """The id of the user an access token speaks for, once the user is known to still exist."""
+    user_id: uuid.UUID | None = unit.execute(_USER_EXISTS, {"user_id": claims.user_id}).scalar()
+    if user_id is None:
         raise AuthError("User no longer exists")
-    return user
+    return user_id
+
+
+def as_user(
+    claims: TokenClaims, service: Callable[Concatenate[Unit, uuid.UUID, P], T]
+) -> Callable[Concatenate[Unit, P], T]:
+    """`service` on behalf of the user `claims` speak for, checked in the same unit of work (one
+    thread hop, one connection) right before it runs: `db.read(as_user(claims, service), ...)`."""
+
+    def on_behalf(unit: Unit, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return service(unit, authenticate(unit, claims), *args, **kwargs)
+
+    return on_behalf
+
+
+def user_of(connection: Connection, claims: TokenClaims) -> User:
+    """The whole user an access token speaks for, if it still exists (one statement, where
+    `as_user` followed by a load would take two)."""
+    found = connection.execute(_USER, {"user_id": claims.user_id}).first()
+    if found is None:
+        raise AuthError("User no longer exists")
+    return User.model_validate(found._mapping)
+
+
+def access_claims(settings: Settings, authorization: str | None) -> TokenClaims:
+    """The claims of the access token in an `Authorization: Bearer ...` header, checked for
+    signature, expiry and type (no database needed); `AuthError` for anything else."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("Not authenticated")
+    return decode_token(token.strip(), key=settings.signing_key, expected_type="access")

@@ -1,131 +1,171 @@
 """Tasks: listing, paging, reading and changing a user's own tasks.
 
-Every query is narrowed to the owner first (`_owned`, `_matching`), so no caller can forget whose
-tasks it is looking at.
+Every statement is narrowed to the owner (`_conditions` starts with it), so no caller can forget
+whose tasks it is looking at. Each service is one statement (a read, or an INSERT/UPDATE/DELETE
+that is atomic by itself), so the doors run them with `Database.read`: no transaction round trips.
+
+The statements of the listing are built once per shape of filter (which filters are present) with
+bound parameters, and reused: building a SQLAlchemy statement costs more than running it. Tasks
+come back as rows (`TaskRow`: the public fields by name), never as ORM objects.
 """
 
-import base64
-import binascii
-import hashlib
-import hmac
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from functools import cache
+from typing import Any
 
-import orjson
-from sqlalchemy import ColumnElement, delete, func, literal, not_, or_, true, tuple_, update
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    bindparam,
+    delete,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+    true,
+    tuple_,
+    update,
+)
 
 from app.database import unicode_lower
 from app.errors import FieldError, InvalidInput, NotFound
-from models.task import Task, TaskCreate, TaskFilter, TaskStats, TaskUpdate
+from app.services.cursors import decode_cursor, encode_cursor
+from models.task import TASK_FIELDS, Task, TaskCreate, TaskFilter, TaskStats, TaskUpdate
 from models.types import UTCDateTime, utcnow
 
 TASK_NOT_FOUND = "Task not found"
 MAX_PAGE_SIZE = 500
 MAX_TASK_ID = 2**31 - 1  # the `tasks.id` column is a 32-bit integer, like GraphQL's Int
 
+TaskRow = dict[str, Any]  # a task as its owner sees it: the fields of `TaskBase` by name
+
+_tasks = Task.metadata.tables[Task.__tablename__]
+_columns = _tasks.c
+_PUBLIC_COLUMNS = tuple(_columns[name] for name in TASK_FIELDS)
+
 # The contract's listing order: incomplete first, then newest first, then highest id first.
-LISTING_ORDER = (col(Task.completed).asc(), col(Task.created_at).desc(), col(Task.id).desc())
+LISTING_ORDER = (_columns.completed.asc(), _columns.created_at.desc(), _columns.id.desc())
 
 
-@dataclass(frozen=True, slots=True)
-class TaskView:
-    """A task as listings read it: its columns, without the cost of an ORM object."""
-
-    user_id: uuid.UUID
-    id: int
-    title: str
-    description: str
-    completed: bool
-    created_at: datetime
-    updated_at: datetime
+def _row(values: Any) -> TaskRow:
+    return dict(zip(TASK_FIELDS, values, strict=True))
 
 
-_VIEW_COLUMNS = (
-    col(Task.id),
-    col(Task.title),
-    col(Task.description),
-    col(Task.completed),
-    col(Task.created_at),
-    col(Task.updated_at),
-)
-
-
-def _owned(user_id: uuid.UUID) -> SelectOfScalar[Task]:
-    return select(Task).where(Task.user_id == user_id)
-
-
-def _matching(user_id: uuid.UUID, task_filter: TaskFilter) -> list[ColumnElement[bool]]:
-    """The conditions for the user's tasks that pass `task_filter`."""
-    conditions = [col(Task.user_id) == user_id]
-    if task_filter.completed is not None:
-        conditions.append(col(Task.completed) == task_filter.completed)
-    if task_filter.search:
-        needle = task_filter.search.lower()
+def _conditions(*, completed: bool, search: bool) -> list[ColumnElement[bool]]:
+    """The owner's tasks, narrowed by the filters present; their values are bound later."""
+    conditions = [_columns.user_id == bindparam("user_id")]
+    if completed:
+        conditions.append(_columns.completed == bindparam("completed"))
+    if search:
+        needle = bindparam("needle", type_=String())
         conditions.append(
             or_(
-                unicode_lower(col(Task.title)).contains(needle, autoescape=True),
-                unicode_lower(col(Task.description)).contains(needle, autoescape=True),
+                unicode_lower(_columns.title).like(needle, escape="/"),
+                unicode_lower(_columns.description).like(needle, escape="/"),
             )
         )
     return conditions
 
 
-def _views(
-    session: Session,
-    user_id: uuid.UUID,
-    conditions: list[ColumnElement[bool]],
-    limit: int,
-    offset: int = 0,
-) -> list[TaskView]:
-    """Matching tasks in the listing order. Every row is the user's (the conditions say so), so
-    `user_id` is not read back."""
-    statement = (
-        sa_select(*_VIEW_COLUMNS)
+@cache
+def _count_statement(*, completed: bool, search: bool) -> Select[Any]:
+    return (
+        select(func.count())
+        .select_from(_tasks)
+        .where(*_conditions(completed=completed, search=search))
+    )
+
+
+@cache
+def _page_statement(
+    *, completed: bool, search: bool, state: bool = False, below: bool = False
+) -> Select[Any]:
+    """A page in the listing order. `state` keeps one completion state (`:state`); `below`
+    starts under a keyset position (`:after_created_at`, `:after_id`)."""
+    conditions = _conditions(completed=completed, search=search)
+    if state:
+        conditions.append(_columns.completed == bindparam("state"))
+    if below:
+        position = tuple_(bindparam("after_created_at", type_=UTCDateTime()), bindparam("after_id"))
+        conditions.append(tuple_(_columns.created_at, _columns.id) < position)
+    return (
+        select(*_PUBLIC_COLUMNS)
         .where(*conditions)
         .order_by(*LISTING_ORDER)
-        .limit(limit)
-        .offset(offset)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
     )
-    return [TaskView(user_id, *row) for row in session.execute(statement)]
 
 
-def count_tasks(*, session: Session, user_id: uuid.UUID, task_filter: TaskFilter) -> int:
-    statement = select(func.count()).select_from(Task).where(*_matching(user_id, task_filter))
-    return session.exec(statement).one()
+def _like_pattern(text: str) -> str:
+    """`text` anywhere, lower-cased, with `%`, `_` and the escape character matched literally."""
+    escaped = text.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"%{escaped}%"
+
+
+@dataclass(frozen=True)
+class _Filter:
+    """A `TaskFilter` as a statement shape and the values to bind into it."""
+
+    shape: dict[str, bool]
+    values: dict[str, Any]
+
+    @classmethod
+    def of(cls, user_id: uuid.UUID, task_filter: TaskFilter) -> "_Filter":
+        values: dict[str, Any] = {"user_id": user_id}
+        if task_filter.completed is not None:
+            values["completed"] = task_filter.completed
+        if task_filter.search:
+            values["needle"] = _like_pattern(task_filter.search)
+        shape = {"completed": "completed" in values, "search": "needle" in values}
+        return cls(shape, values)
+
+
+def count_tasks(connection: Connection, user_id: uuid.UUID, /, *, task_filter: TaskFilter) -> int:
+    where = _Filter.of(user_id, task_filter)
+    return int(connection.execute(_count_statement(**where.shape), where.values).scalar_one())
 
 
 @dataclass(frozen=True)
 class TaskList:
-    tasks: list[TaskView]
+    tasks: list[TaskRow]
     total: int  # matching the filter, before limit and offset
 
 
 def list_tasks(
-    *, session: Session, user_id: uuid.UUID, task_filter: TaskFilter, limit: int, offset: int
+    connection: Connection,
+    user_id: uuid.UUID,
+    /,
+    *,
+    task_filter: TaskFilter,
+    limit: int,
+    offset: int,
 ) -> TaskList:
     """One page by offset, in the listing order, with the count of all that match."""
-    conditions = _matching(user_id, task_filter)
-    return TaskList(
-        tasks=_views(session, user_id, conditions, limit, offset),
-        total=count_tasks(session=session, user_id=user_id, task_filter=task_filter),
+    where = _Filter.of(user_id, task_filter)
+    page = connection.execute(
+        _page_statement(**where.shape), {**where.values, "limit": limit, "offset": offset}
     )
+    tasks = [_row(values) for values in page]
+    return TaskList(tasks=tasks, total=count_tasks(connection, user_id, task_filter=task_filter))
 
 
 @dataclass(frozen=True)
 class TaskPage:
-    tasks: list[TaskView]
+    tasks: list[TaskRow]
     has_next_page: bool
     cursors: list[str]
 
 
 def page_tasks(
-    *,
-    session: Session,
+    connection: Connection,
     user_id: uuid.UUID,
+    /,
+    *,
     task_filter: TaskFilter,
     first: int,
     after: str | None,
@@ -142,20 +182,24 @@ def page_tasks(
             f"first must be between 1 and {MAX_PAGE_SIZE}",
             [FieldError("first", f"must be between 1 and {MAX_PAGE_SIZE}")],
         )
-    conditions = _matching(user_id, task_filter)
+    where = _Filter.of(user_id, task_filter)
     wanted = first + 1  # one more than the page tells whether another page follows
+    values = {**where.values, "limit": wanted, "offset": 0}
     if after is None:
-        rows = _views(session, user_id, conditions, wanted)
+        rows = [_row(found) for found in connection.execute(_page_statement(**where.shape), values)]
     else:
         position = decode_cursor(after, user_id, cursor_key)
-        below = tuple_(col(Task.created_at), col(Task.id)) < tuple_(
-            literal(position.created_at, UTCDateTime()), literal(position.id)
-        )
-        same_state = col(Task.completed) == position.completed
-        rows = _views(session, user_id, [*conditions, same_state, below], wanted)
+        keyset = {
+            "state": position.completed,
+            "after_created_at": position.created_at,
+            "after_id": position.id,
+        }
+        statement = _page_statement(**where.shape, state=True, below=True)
+        rows = [_row(found) for found in connection.execute(statement, {**values, **keyset})]
         if len(rows) < wanted and not position.completed:
-            completed = col(Task.completed) == true()
-            rows += _views(session, user_id, [*conditions, completed], wanted - len(rows))
+            rest = {**values, "state": True, "limit": wanted - len(rows)}
+            statement = _page_statement(**where.shape, state=True)
+            rows += [_row(found) for found in connection.execute(statement, rest)]
     tasks = rows[:first]
     return TaskPage(
         tasks=tasks,
@@ -164,100 +208,96 @@ def page_tasks(
     )
 
 
-@dataclass(frozen=True)
-class _Position:
-    completed: bool
-    created_at: datetime
-    id: int
+_GET = select(*_PUBLIC_COLUMNS).where(
+    _columns.id == bindparam("task_id"), _columns.user_id == bindparam("user_id")
+)
 
 
-def _sign(payload: bytes, user_id: uuid.UUID, key: str) -> bytes:
-    message = user_id.bytes + payload
-    return hmac.new(key.encode(), message, hashlib.sha256).digest()[:16]
-
-
-def encode_cursor(task: Task | TaskView, user_id: uuid.UUID, key: str) -> str:
-    """An opaque cursor, signed for this user: it cannot be forged or used on another's list."""
-    payload = orjson.dumps([task.completed, task.created_at.isoformat(), task.id])
-    return base64.urlsafe_b64encode(_sign(payload, user_id, key) + payload).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, user_id: uuid.UUID, key: str) -> _Position:
-    invalid = InvalidInput("Invalid cursor", [FieldError("after", "is not a valid cursor")])
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        signature, payload = raw[:16], raw[16:]
-        if not hmac.compare_digest(signature, _sign(payload, user_id, key)):
-            raise invalid
-        completed, created_at, task_id = orjson.loads(payload)
-        return _Position(bool(completed), datetime.fromisoformat(created_at), int(task_id))
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
-        raise invalid from None
-
-
-def find_task(*, session: Session, user_id: uuid.UUID, task_id: int) -> Task | None:
+def find_task(connection: Connection, user_id: uuid.UUID, /, *, task_id: int) -> TaskRow | None:
     """The task, if it exists and belongs to the user; `None` otherwise (the two look alike)."""
     if not 1 <= task_id <= MAX_TASK_ID:
         return None
-    return session.exec(_owned(user_id).where(Task.id == task_id)).first()
+    found = connection.execute(_GET, {"task_id": task_id, "user_id": user_id}).first()
+    return _row(found) if found else None
 
 
-def get_task(*, session: Session, user_id: uuid.UUID, task_id: int) -> Task:
-    task = find_task(session=session, user_id=user_id, task_id=task_id)
+def get_task(connection: Connection, user_id: uuid.UUID, /, *, task_id: int) -> TaskRow:
+    task = find_task(connection, user_id, task_id=task_id)
     if task is None:
         raise NotFound(TASK_NOT_FOUND)
     return task
 
 
-def create_task(*, session: Session, user_id: uuid.UUID, data: TaskCreate) -> Task:
-    task = Task(user_id=user_id, title=data.title, description=data.description or "")
-    session.add(task)
-    session.commit()
-    return task
+_CREATE = (
+    insert(_tasks)
+    .values(
+        user_id=bindparam("user_id"),
+        title=bindparam("title"),
+        description=bindparam("description"),
+        completed=False,
+        created_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+    .returning(*_PUBLIC_COLUMNS)
+)
 
 
-def update_task(*, session: Session, user_id: uuid.UUID, task_id: int, changes: TaskUpdate) -> Task:
-    task = get_task(session=session, user_id=user_id, task_id=task_id)
-    for name, value in changes.changes().items():
-        setattr(task, name, value)
-    task.updated_at = utcnow()
-    session.add(task)
-    session.commit()
-    return task
+def create_task(connection: Connection, user_id: uuid.UUID, /, *, data: TaskCreate) -> TaskRow:
+    values = {
+        "user_id": user_id,
+        "title": data.title,
+        "description": data.description or "",
+        "now": utcnow(),
+    }
+    return _row(connection.execute(_CREATE, values).one())
 
 
-def toggle_task(*, session: Session, user_id: uuid.UUID, task_id: int) -> Task:
-    """Flip `completed` in one statement, so concurrent toggles never lose a flip."""
+def _change(
+    connection: Connection, user_id: uuid.UUID, task_id: int, values: dict[str, Any]
+) -> TaskRow:
+    """One UPDATE of the user's task that answers the task as it is after it."""
     if not 1 <= task_id <= MAX_TASK_ID:
         raise NotFound(TASK_NOT_FOUND)
     statement = (
-        update(Task)
-        .where(col(Task.id) == task_id, col(Task.user_id) == user_id)
-        .values(completed=not_(col(Task.completed)), updated_at=utcnow())
-        .returning(Task)
-        .execution_options(synchronize_session=False)
+        update(_tasks)
+        .where(_columns.id == task_id, _columns.user_id == user_id)
+        .values(**values, updated_at=utcnow())
+        .returning(*_PUBLIC_COLUMNS)
     )
-    task = session.exec(statement).scalars().first()
-    if task is None:
-        session.rollback()
+    changed = connection.execute(statement).first()
+    if changed is None:
         raise NotFound(TASK_NOT_FOUND)
-    session.commit()
-    return task  # type: ignore[no-any-return]
+    return _row(changed)
 
 
-def delete_task(*, session: Session, user_id: uuid.UUID, task_id: int) -> None:
+def update_task(
+    connection: Connection, user_id: uuid.UUID, /, *, task_id: int, changes: TaskUpdate
+) -> TaskRow:
+    return _change(connection, user_id, task_id, changes.changes())
+
+
+def toggle_task(connection: Connection, user_id: uuid.UUID, /, *, task_id: int) -> TaskRow:
+    """Flip `completed` in one statement, so concurrent toggles never lose a flip."""
+    return _change(connection, user_id, task_id, {"completed": not_(_columns.completed)})
+
+
+def delete_task(connection: Connection, user_id: uuid.UUID, /, *, task_id: int) -> None:
     if not 1 <= task_id <= MAX_TASK_ID:
         raise NotFound(TASK_NOT_FOUND)
-    statement = delete(Task).where(col(Task.id) == task_id, col(Task.user_id) == user_id)
-    if session.exec(statement).rowcount != 1:
-        session.rollback()
+    statement = (
+        delete(_tasks)
+        .where(_columns.id == task_id, _columns.user_id == user_id)
+        .returning(_columns.id)
+    )
+    if connection.execute(statement).first() is None:
         raise NotFound(TASK_NOT_FOUND)
-    session.commit()
 
 
-def task_stats(*, session: Session, user_id: uuid.UUID) -> TaskStats:
-    completed_count = func.count().filter(col(Task.completed) == true())
-    total, completed = session.exec(
-        select(func.count(), completed_count).where(Task.user_id == user_id)
-    ).one()
+_STATS = select(func.count(), func.count().filter(_columns.completed == true())).where(
+    _columns.user_id == bindparam("user_id")
+)
+
+
+def task_stats(connection: Connection, user_id: uuid.UUID, /) -> TaskStats:
+    total, completed = connection.execute(_STATS, {"user_id": user_id}).one()
     return TaskStats(total=total, completed=completed, pending=total - completed)

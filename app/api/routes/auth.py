@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, status
 
-from app.api.deps import ClientDep, CurrentUser, RuntimeDep
+from app.api.deps import ClientDep, RuntimeDep, Viewer
 from app.api.responses import errors
 from app.api.routing import OrjsonRoute
 from app.services import accounts
@@ -47,15 +47,17 @@ async def refresh(body: RefreshRequest, runtime: RuntimeDep) -> Tokens:
 
 
 @router.post("/logout", response_model=Message, responses=errors(400, 401, 413))
-async def logout(body: RefreshRequest, user: CurrentUser, runtime: RuntimeDep) -> Message:
+async def logout(body: RefreshRequest, viewer: Viewer, runtime: RuntimeDep) -> Message:
     """Revoke the refresh token; it can no longer be refreshed."""
     await runtime.db.run(
-        accounts.logout, settings=runtime.settings, user=user, refresh_token=body.refresh_token
+        accounts.as_user(viewer, accounts.logout),
+        settings=runtime.settings,
+        refresh_token=body.refresh_token,
     )
     return Message(message="Logged out successfully")
 
 
 @router.get("/me", response_model=UserPublic, responses=errors(401))
-async def me(user: CurrentUser) -> UserPublic:
+async def me(viewer: Viewer, runtime: RuntimeDep) -> UserPublic:
     """The account the access token belongs to."""
-    return UserPublic.model_validate(user)
+    return UserPublic.model_validate(await runtime.db.read(accounts.user_of, viewer))

@@ -36,7 +36,7 @@ class Unhealthy(SQLModel):
 )
 async def health(runtime: RuntimeDep) -> Health | JSONResponse:
     try:
-        await runtime.db.run(ping)
+        await runtime.db.read(ping)
     except Unavailable:
         body = Unhealthy(
             status="unhealthy",

@@ -1,18 +1,22 @@
-"""`/api/tasks`: the caller's own tasks. Another user's task is answered as if it did not exist."""
+"""`/api/tasks`: the caller's own tasks. Another user's task is answered as if it did not exist.
+
+Each handler runs one service as the caller (`as_user`: the token's user is checked in the same
+unit of work) and answers the task rows as JSON; `response_model` documents them.
+"""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from app.api.deps import CurrentUser, DatabaseDep
-from app.api.responses import TOTAL_COUNT_HEADER, errors
+from app.api.deps import DatabaseDep, Viewer
+from app.api.responses import TOTAL_COUNT_HEADER, errors, json_body
 from app.api.routing import OrjsonRoute
-from app.database import Database
 from app.services import tasks
+from app.services.accounts import as_user
 from app.services.tasks import MAX_PAGE_SIZE, MAX_TASK_ID
 from models.task import TaskCreate, TaskFilter, TaskPublic, TaskStats, TaskUpdate
 from models.text import SearchText
-from models.user import Message, User
+from models.user import Message
 
 router = APIRouter(prefix="/tasks", tags=["tasks"], route_class=OrjsonRoute)
 
@@ -25,21 +29,19 @@ TaskId = Annotated[int, Path(ge=1, le=MAX_TASK_ID, description="The task's id")]
     responses={200: {"headers": TOTAL_COUNT_HEADER}, **errors(400, 401)},
 )
 async def list_tasks(
-    user: CurrentUser,
+    viewer: Viewer,
     db: DatabaseDep,
-    response: Response,
     completed: bool | None = None,
     q: Annotated[SearchText | None, Query(description="Case-insensitive substring")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_TASK_ID)] = 0,
-) -> list[tasks.TaskView]:
+) -> Response:
     """Incomplete tasks first, then newest first. `X-Total-Count` counts all that match."""
     task_filter = TaskFilter(completed=completed, search=q)
-    found = await db.run(
-        tasks.list_tasks, user_id=user.id, task_filter=task_filter, limit=limit, offset=offset
+    found = await db.read(
+        as_user(viewer, tasks.list_tasks), task_filter=task_filter, limit=limit, offset=offset
     )
-    response.headers["X-Total-Count"] = str(found.total)
-    return found.tasks  # shaped into TaskPublic once, by the response model
+    return json_body(found.tasks, headers={"X-Total-Count": str(found.total)})
 
 
 @router.post(
@@ -48,51 +50,45 @@ async def list_tasks(
     response_model=TaskPublic,
     responses=errors(400, 401, 413),
 )
-async def create_task(data: TaskCreate, user: CurrentUser, db: DatabaseDep) -> TaskPublic:
-    task = await db.run(tasks.create_task, user_id=user.id, data=data)
-    return TaskPublic.model_validate(task)
+async def create_task(data: TaskCreate, viewer: Viewer, db: DatabaseDep) -> Response:
+    task = await db.read(as_user(viewer, tasks.create_task), data=data)
+    return json_body(task, status.HTTP_201_CREATED)
 
 
 @router.get("/stats", response_model=TaskStats, responses=errors(401))
-async def task_stats(user: CurrentUser, db: DatabaseDep) -> TaskStats:
-    return await db.run(tasks.task_stats, user_id=user.id)
+async def task_stats(viewer: Viewer, db: DatabaseDep) -> TaskStats:
+    return await db.read(as_user(viewer, tasks.task_stats))
 
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=errors(400, 401, 404))
-async def get_task(task_id: TaskId, user: CurrentUser, db: DatabaseDep) -> TaskPublic:
-    task = await db.run(tasks.get_task, user_id=user.id, task_id=task_id)
-    return TaskPublic.model_validate(task)
-
-
-async def _update(task_id: int, changes: TaskUpdate, user: User, db: Database) -> TaskPublic:
-    task = await db.run(tasks.update_task, user_id=user.id, task_id=task_id, changes=changes)
-    return TaskPublic.model_validate(task)
+async def get_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Response:
+    return json_body(await db.read(as_user(viewer, tasks.get_task), task_id=task_id))
 
 
 @router.put("/{task_id}", response_model=TaskPublic, responses=errors(400, 401, 404, 413))
 async def update_task(
-    task_id: TaskId, changes: TaskUpdate, user: CurrentUser, db: DatabaseDep
-) -> TaskPublic:
+    task_id: TaskId, changes: TaskUpdate, viewer: Viewer, db: DatabaseDep
+) -> Response:
     """Change any of title, description, completed; fields left out stay as they are."""
-    return await _update(task_id, changes, user, db)
+    updated = await db.read(as_user(viewer, tasks.update_task), task_id=task_id, changes=changes)
+    return json_body(updated)
 
 
 @router.patch("/{task_id}", response_model=TaskPublic, responses=errors(400, 401, 404, 413))
 async def patch_task(
-    task_id: TaskId, changes: TaskUpdate, user: CurrentUser, db: DatabaseDep
-) -> TaskPublic:
+    task_id: TaskId, changes: TaskUpdate, viewer: Viewer, db: DatabaseDep
+) -> Response:
     """The same as PUT: a partial update."""
-    return await _update(task_id, changes, user, db)
+    return await update_task(task_id, changes, viewer, db)
 
 
 @router.patch("/{task_id}/toggle", response_model=TaskPublic, responses=errors(400, 401, 404))
-async def toggle_task(task_id: TaskId, user: CurrentUser, db: DatabaseDep) -> TaskPublic:
+async def toggle_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Response:
     """Flip `completed`."""
-    task = await db.run(tasks.toggle_task, user_id=user.id, task_id=task_id)
-    return TaskPublic.model_validate(task)
+    return json_body(await db.read(as_user(viewer, tasks.toggle_task), task_id=task_id))
 
 
 @router.delete("/{task_id}", response_model=Message, responses=errors(400, 401, 404))
-async def delete_task(task_id: TaskId, user: CurrentUser, db: DatabaseDep) -> Message:
-    await db.run(tasks.delete_task, user_id=user.id, task_id=task_id)
+async def delete_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Message:
+    await db.read(as_user(viewer, tasks.delete_task), task_id=task_id)
     return Message(message="Task deleted successfully")
