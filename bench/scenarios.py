@@ -1,182 +1,152 @@
-"""The scenarios: what each one sends, and a check of one answer before any load is driven."""
+"""What the bench sends: the accounts and tasks it seeds through each system's own API, and one
+request per scenario, each checked once before it gets any load."""
 
-import json
+import base64
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
+import orjson
+import sqlalchemy as sa
 
-from bench.seed import Account
+from app.services.cursors import encode_cursor
+from app.services.tasks import LISTING_ORDER
 from bench.wrk import Request
+
+PASSWORD = "Bench-Passw0rd"
+LIST_TASKS, LIST_COMPLETED = 50, 10
+DEEP_TASKS, DEEP_START = 10_000, 9_950  # the deep page starts at this task (1-based)
 
 GQL_LIST = "query { tasks(first: 50) { nodes { id title completed createdAt owner { name } } } }"
 GQL_BATCH = [
-    {"query": "query { me { id name email } }"},
+    {"query": "query { me { id email name } }"},
     {"query": "query { taskStats { total completed pending } }"},
-    {"query": "query { tasks(first: 20) { nodes { id title completed createdAt } } }"},
+    {"query": "query { tasks(first: 20) { nodes { id title completed } } }"},
 ]
-GQL_PAGE = (
-    "query Page($after: String) { tasks(first: 50, after: $after) {"
-    " nodes { id title completed createdAt } pageInfo { hasNextPage endCursor } } }"
+GQL_PAGE = """query ($after: String) { tasks(first: 50, after: $after) {
+  nodes { id title completed } pageInfo { hasNextPage endCursor } } }"""
+# PostGraphile's generated schema for the same reads (it has no authentication: the user's id is
+# a variable); batching is its --enable-query-batching.
+PG4_LIST = """query ($u: UUID!) { allTasks(first: 50, condition: {userId: $u},
+  orderBy: [COMPLETED_ASC, CREATED_AT_DESC, ID_DESC]) {
+  nodes { id title completed createdAt userByUserId { name } } } }"""
+PG4_BATCH = [
+    "query ($u: UUID!) { userById(id: $u) { id email name } }",
+    """query ($u: UUID!) { total: allTasks(condition: {userId: $u}) { totalCount }
+      completed: allTasks(condition: {userId: $u, completed: true}) { totalCount } }""",
+    """query ($u: UUID!) { allTasks(first: 20, condition: {userId: $u},
+      orderBy: [COMPLETED_ASC, CREATED_AT_DESC, ID_DESC]) { nodes { id title completed } } }""",
+]
+
+_tasks = sa.table(
+    "tasks",
+    sa.column("id", sa.Integer()),
+    sa.column("user_id", sa.Uuid()),
+    sa.column("title", sa.String()),
+    sa.column("description", sa.String()),
+    sa.column("completed", sa.Boolean()),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+    sa.column("updated_at", sa.DateTime(timezone=True)),
 )
 
-Check = Callable[[httpx.Response], str | None]
+
+@dataclass(frozen=True)
+class Account:
+    email: str
+    user_id: uuid.UUID
+    token: str
+
+    @property
+    def bearer(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def account(client: httpx.Client, label: str) -> Account:
+    email = f"{label}@bench.example"
+    client.post(
+        "/api/auth/signup", json={"email": email, "name": label.title(), "password": PASSWORD}
+    )
+    tokens = client.post("/api/auth/login", json={"email": email, "password": PASSWORD}).json()
+    claims = orjson.loads(_b64(tokens["access_token"].split(".")[1]))
+    return Account(email, uuid.UUID(claims["sub"]), tokens["access_token"])
+
+
+def _b64(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def seed_list(client: httpx.Client, lister: Account, database_url: str) -> None:
+    """The lister's 50 tasks through the API; 10 of them completed."""
+    ids = [
+        client.post("/api/tasks", json={"title": f"task {n}"}, headers=lister.bearer).json()["id"]
+        for n in range(LIST_TASKS)
+    ]
+    engine = sa.create_engine(database_url)
+    with engine.begin() as connection:  # the floor and the tutorial app have no toggle route
+        connection.execute(
+            sa.update(_tasks).where(_tasks.c.id.in_(ids[:LIST_COMPLETED])).values(completed=True)
+        )
+    engine.dispose()
+
+
+def bulk_tasks(database_url: str, user_id: uuid.UUID, count: int) -> None:
+    """`count` tasks of one user straight into the table, then ANALYZE-equivalent statistics."""
+    engine = sa.create_engine(database_url)
+    rows = [
+        {"user_id": user_id, "title": f"bulk {n}", "description": "", "completed": n % 5 == 0}
+        for n in range(count)
+    ]
+    with engine.begin() as connection:
+        now = sa.func.now()
+        connection.execute(sa.insert(_tasks).values(created_at=now, updated_at=now), rows)
+    engine.dispose()
+
+
+def deep_cursor(database_url: str, user: Account, secret: str) -> tuple[str, int]:
+    """The cursor the service would give after task DEEP_START - 1, and the id of the next task."""
+    engine = sa.create_engine(database_url)
+    columns = (_tasks.c.id, _tasks.c.completed, _tasks.c.created_at)
+    with engine.connect() as connection:
+        before, after = connection.execute(
+            sa.select(*columns)
+            .where(_tasks.c.user_id == user.user_id)
+            .order_by(*LISTING_ORDER)
+            .offset(DEEP_START - 2)
+            .limit(2)
+        ).all()
+    engine.dispose()
+    return encode_cursor(before._asdict(), user.user_id, secret), after.id
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    server: str  # "service" or "baseline"
+    system: str
     request: Request
-    check: Check
-    graphql: bool = False  # needs /graphql
-    storm: Request | None = None  # a login storm driven at the same time, by a second wrk
-    drain: bool = False  # leaves bcrypt work queued on the server: let it finish before the next
+    check: Callable[[httpx.Response], str | None]
+    storm: Request | None = None  # sent at the same time by a second wrk
 
 
-def _json_request(method: str, path: str, body: Any, headers: dict[str, str]) -> Request:
-    return Request(
-        method=method,
-        path=path,
-        headers={"Content-Type": "application/json", **headers},
-        body=json.dumps(body, separators=(",", ":")),
-        graphql=path == "/graphql",
-    )
+def _json(path: str, account: Account, body: object, graphql: bool = True) -> Request:
+    headers = {**account.bearer, "Content-Type": "application/json"}
+    return Request("POST", path, headers, orjson.dumps(body).decode(), graphql=graphql)
 
 
-def _list_check(expected: int) -> Check:
+def expect(
+    status: int, test: Callable[[object], bool] = lambda _: True
+) -> Callable[..., str | None]:
     def check(response: httpx.Response) -> str | None:
-        if response.status_code != 200:
-            return f"status {response.status_code}: {response.text[:200]}"
-        body = response.json()
-        if not isinstance(body, list) or len(body) != expected:
-            return f"expected a list of {expected} tasks"
-        if response.headers.get("x-total-count") != str(expected):
-            return f"X-Total-Count is {response.headers.get('x-total-count')!r}"
-        return None
-
-    return check
-
-
-def _status_check(expected: int) -> Check:
-    def check(response: httpx.Response) -> str | None:
-        if response.status_code != expected:
+        if response.status_code != status or not test(response.json()):
             return f"status {response.status_code}: {response.text[:200]}"
         return None
 
     return check
 
 
-def _graphql_errors(body: Any) -> str | None:
-    for result in body if isinstance(body, list) else [body]:
-        if not isinstance(result, dict) or result.get("errors") or not result.get("data"):
-            return f"GraphQL answered {json.dumps(result)[:300]}"
-    return None
+def _nodes(count: int, first_id: int | None = None) -> Callable[[object], bool]:
+    def test(body: object) -> bool:
+        nodes = body["data"]["tasks"]["nodes"]  # type: ignore[index]
+        return len(nodes) == count and (first_id is None or nodes[0]["id"] == first_id)
 
-
-def _gql_nodes_check(expected: int, first_id: int | None = None) -> Check:
-    def check(response: httpx.Response) -> str | None:
-        if response.status_code != 200:
-            return f"status {response.status_code}: {response.text[:200]}"
-        body = response.json()
-        problem = _graphql_errors(body)
-        if problem:
-            return problem
-        nodes = body["data"]["tasks"]["nodes"]
-        if len(nodes) != expected:
-            return f"expected {expected} nodes, got {len(nodes)}"
-        if first_id is not None and nodes[0]["id"] != first_id:
-            return f"page starts at task id {nodes[0]['id']}, expected {first_id}"
-        return None
-
-    return check
-
-
-def _batch_check(response: httpx.Response) -> str | None:
-    if response.status_code != 200:
-        return f"status {response.status_code}: {response.text[:200]}"
-    body = response.json()
-    if not isinstance(body, list) or len(body) != len(GQL_BATCH):
-        return f"expected a list of {len(GQL_BATCH)} results: {response.text[:200]}"
-    return _graphql_errors(body)
-
-
-def login_request(account: Account) -> Request:
-    return _json_request(
-        "POST", "/api/auth/login", {"email": account.email, "password": account.password}, {}
-    )
-
-
-@dataclass(frozen=True)
-class Setup:
-    lister: Account  # 50 tasks, 10 of them completed
-    creator: Account  # creates tasks under load
-    login: Account  # logs in under load
-    deep: Account  # 10,000 tasks
-    mid_cursor: str
-    mid_first_id: int  # id of the task the middle page must start with
-    deep_cursor: str
-    deep_first_id: int  # id of the task the deep page must start with
-
-
-def _page(name: str, owner: Account, after: str | None, first_id: int | None) -> Scenario:
-    """The same query document for every page of the 10,000-task user; only `after` differs."""
-    return Scenario(
-        name,
-        "service",
-        _json_request(
-            "POST", "/graphql", {"query": GQL_PAGE, "variables": {"after": after}}, owner.bearer
-        ),
-        _gql_nodes_check(50, first_id),
-        graphql=True,
-    )
-
-
-def scenarios(setup: Setup) -> list[Scenario]:
-    lister = setup.lister.bearer
-    rest_list = Request("GET", "/api/tasks", lister)
-    login = login_request(setup.login)
-    return [
-        Scenario("baseline_list", "baseline", rest_list, _list_check(50)),
-        Scenario("rest_list", "service", rest_list, _list_check(50)),
-        Scenario(
-            "gql_list",
-            "service",
-            _json_request("POST", "/graphql", {"query": GQL_LIST}, lister),
-            _gql_nodes_check(50),
-            graphql=True,
-        ),
-        Scenario(
-            "gql_batch",
-            "service",
-            _json_request("POST", "/graphql", GQL_BATCH, lister),
-            _batch_check,
-            graphql=True,
-        ),
-        _page("first_page", setup.deep, None, None),
-        _page("mid_page", setup.deep, setup.mid_cursor, setup.mid_first_id),
-        _page("deep_page", setup.deep, setup.deep_cursor, setup.deep_first_id),
-        Scenario(
-            "rest_create",
-            "service",
-            _json_request(
-                "POST", "/api/tasks", {"title": "Created under load"}, setup.creator.bearer
-            ),
-            _status_check(201),
-        ),
-        Scenario("login", "service", login, _status_check(200), drain=True),
-        Scenario(
-            "list_under_login", "service", rest_list, _list_check(50), storm=login, drain=True
-        ),
-    ]
-
-
-def send(client: httpx.Client, request: Request) -> httpx.Response:
-    """One request as wrk will send it."""
-    return client.request(
-        request.method,
-        request.path,
-        headers=dict(request.headers),
-        content=request.body.encode() if request.body is not None else None,
-    )
+    return test

@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.processes import Children
-
 RESULT_MARKER = "BENCH_RESULT "
 
 _LUA_TEMPLATE = """
@@ -124,12 +122,11 @@ def ensure_wrk() -> str:
 
 
 class Wrk:
-    """Runs `wrk` for one scenario; several can run at once (start, then finish each)."""
+    """Runs `wrk`; several can run at once (`start` each, then `finish` each)."""
 
-    def __init__(self, binary: str, workdir: Path, children: Children) -> None:
+    def __init__(self, binary: str, workdir: Path) -> None:
         self.binary = binary
         self.workdir = workdir
-        self.children = children
 
     def start(
         self,
@@ -153,13 +150,7 @@ class Wrk:
             f"--script={name}",
             base_url + request.path,
         ]
-        return subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     @staticmethod
     def finish(process: "subprocess.Popen[str]", seconds: float) -> WrkResult:
@@ -182,23 +173,3 @@ class Wrk:
                     last_bad_status=data["last_bad_status"],
                 )
         raise RuntimeError(f"wrk printed no result (exit {process.returncode}): {stderr.strip()}")
-
-    def run(
-        self,
-        base_url: str,
-        request: Request,
-        *,
-        seconds: float,
-        connections: int,
-        threads: int,
-        timeout_s: int,
-    ) -> WrkResult:
-        process = self.start(
-            base_url,
-            request,
-            seconds=seconds,
-            connections=connections,
-            threads=threads,
-            timeout_s=timeout_s,
-        )
-        return self.finish(process, seconds)

@@ -98,7 +98,6 @@ def server_env(database_url: str, **overrides: str) -> dict[str, str]:
             "REQUEST_BODY_TIMEOUT": "2",  # short, so the slow-body tests wait little
             "LOGIN_MAX_FAILURES_PER_ADDRESS": "10000",
             "POOL_SIZE": "5",
-            "MAX_OVERFLOW": "10",
             "POOL_TIMEOUT": "5",
             "DB_CONNECT_TIMEOUT": "5",
             "PYTHONUNBUFFERED": "1",
@@ -136,9 +135,15 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> Non
 
 @contextlib.contextmanager
 def uvicorn_server(
-    env: Mapping[str, str], log_dir: Path, *, workers: int = 1, options: Sequence[str] = ()
+    env: Mapping[str, str],
+    log_dir: Path,
+    *,
+    workers: int = 1,
+    options: Sequence[str] = (),
+    app: Sequence[str] = ("app.main:create_app", "--factory"),
 ) -> Iterator[Server]:
-    """Start `uvicorn app.main:create_app` on a free port in 8200-8299; stop it on exit.
+    """Start uvicorn serving `app` (the service by default) on a free port in 8200-8299; stop it
+    on exit.
 
     The process gets its own process group (so `--workers` children go with it). A port lost to
     a race is retried on another port, at most three times.
@@ -150,8 +155,7 @@ def uvicorn_server(
             sys.executable,
             "-m",
             "uvicorn",
-            "app.main:create_app",
-            "--factory",
+            *app,
             "--host",
             HOST,
             "--port",
@@ -207,13 +211,17 @@ def _admin_execute(server_url: str, statement: str) -> None:
 
 
 @contextlib.contextmanager
-def fresh_database(server_url: str, prefix: str = "todo_rel") -> Iterator[str]:
-    """A new database on the server of `server_url`, migrated to head, dropped on exit."""
+def fresh_database(
+    server_url: str, prefix: str = "todo_rel", *, migrated: bool = True
+) -> Iterator[str]:
+    """A new database on the server of `server_url`, migrated to head (unless not `migrated`),
+    dropped on exit."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     _admin_execute(server_url, f'CREATE DATABASE "{name}"')
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     try:
-        migrate(url)
+        if migrated:
+            migrate(url)
         yield url
     finally:
         _admin_execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
