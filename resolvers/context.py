@@ -8,12 +8,11 @@ from app.runtime import Runtime
 from app.services import accounts
 from app.throttle import Client
 from models.user import User
-from resolvers.loaders import Loaders
 
 
 class Context(BaseContext):
-    """Per request: the runtime, the client, the bearer token, the user (resolved once, on first
-    need), and fresh DataLoaders.
+    """Per request: the runtime, the client, the bearer token and the user (resolved once, on
+    first need).
 
     Top-level fields and batched operations run concurrently on one context, so nothing here
     holds a database session: each piece of work opens its own, in a worker thread (`db`).
@@ -27,7 +26,6 @@ class Context(BaseContext):
         self._authorization = authorization
         self._user: User | None = None
         self._user_lock = anyio.Lock()
-        self.loaders = Loaders(runtime.db)
 
     async def user(self) -> User:
         """The authenticated user; `AuthError` (UNAUTHENTICATED) when there is none."""

@@ -59,9 +59,8 @@ async def logout(info: ContextInfo, refresh_token: str) -> bool:
 async def create_task(info: ContextInfo, input: CreateTaskInput) -> Task:
     user = await info.context.user()
     data = validate(TaskCreate, vars(input))
-    return Task.from_row(
-        await info.context.db.read(task_service.create_task, user.id, data=data), user.id
-    )
+    created = await info.context.db.read(task_service.create_task, user.id, data=data)
+    return Task.from_row(created, User.from_model(user))
 
 
 async def update_task(info: ContextInfo, id: int, input: UpdateTaskInput) -> Task:
@@ -70,14 +69,13 @@ async def update_task(info: ContextInfo, id: int, input: UpdateTaskInput) -> Tas
     updated = await info.context.db.read(
         task_service.update_task, user.id, task_id=id, changes=changes
     )
-    return Task.from_row(updated, user.id)
+    return Task.from_row(updated, User.from_model(user))
 
 
 async def toggle_task(info: ContextInfo, id: int) -> Task:
     user = await info.context.user()
-    return Task.from_row(
-        await info.context.db.read(task_service.toggle_task, user.id, task_id=id), user.id
-    )
+    toggled = await info.context.db.read(task_service.toggle_task, user.id, task_id=id)
+    return Task.from_row(toggled, User.from_model(user))
 
 
 async def delete_task(info: ContextInfo, id: int) -> bool:

@@ -21,7 +21,7 @@ async def me(info: ContextInfo) -> User:
 async def task(info: ContextInfo, id: int) -> Task | None:
     user = await info.context.user()
     found = await info.context.db.read(task_service.find_task, user.id, task_id=id)
-    return Task.from_row(found, user.id) if found else None
+    return Task.from_row(found, User.from_model(user)) if found else None
 
 
 async def tasks(
@@ -42,7 +42,8 @@ async def tasks(
         after=after,
         cursor_key=context.runtime.settings.signing_key,
     )
-    nodes = [Task.from_row(found, user.id) for found in page.tasks]
+    owner = User.from_model(user)
+    nodes = [Task.from_row(found, owner) for found in page.tasks]
 
     async def count() -> int:
         return await context.db.read(task_service.count_tasks, user.id, task_filter=task_filter)

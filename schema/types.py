@@ -6,14 +6,11 @@ from datetime import datetime
 from typing import Self
 
 import strawberry
-from strawberry.types import Info
 
-from app.errors import NotFound
 from app.services.tasks import TaskRow
 from models.task import TaskStats as TaskStatsModel
 from models.user import Tokens
 from models.user import User as UserModel
-from resolvers.context import Context
 
 
 @strawberry.type(description="An account. The email is stored in lower case.")
@@ -36,29 +33,14 @@ class Task:
     completed: bool
     created_at: datetime
     updated_at: datetime
-    user_id: strawberry.Private[uuid.UUID]
-
-    @strawberry.field(description="The task's owner (loaded in one query per request).")
-    def owner(self, info: Info[Context, None]) -> User:
-        """The viewer, who owns every task it can see, is answered at once: no query, and no
-        awaitable per row (on a page of 500 those cost more than the rest of the row). Any other
-        owner goes through the DataLoader; Strawberry awaits what this returns."""
-        viewer = info.context.viewer
-        if viewer is not None and viewer.id == self.user_id:
-            return User.from_model(viewer)
-        return _load_owner(info.context, self.user_id)  # type: ignore[return-value]
+    owner: User = strawberry.field(
+        description="The task's owner: the viewer, the only one who can see it (no query)."
+    )
 
     @classmethod
-    def from_row(cls, task: TaskRow, user_id: uuid.UUID) -> Self:
-        """A task row of `user_id`'s, as the services answer it."""
-        return cls(**task, user_id=user_id)
-
-
-async def _load_owner(context: Context, user_id: uuid.UUID) -> User:
-    user = await context.loaders.user.load(user_id)
-    if user is None:  # the owner was deleted while this request ran
-        raise NotFound("Owner not found")
-    return User.from_model(user)
+    def from_row(cls, task: TaskRow, owner: User) -> Self:
+        """A task row as the services answer it, of `owner`'s (the viewer, built once a page)."""
+        return cls(**task, owner=owner)
 
 
 @strawberry.type
