@@ -126,6 +126,7 @@ class Scenario:
     request: Request
     check: Callable[[httpx.Response], str | None]
     storm: Request | None = None  # sent at the same time by a second wrk
+    logins: bool = False  # queued logins outlast wrk: let them finish before measuring on
 
 
 def _json(path: str, account: Account, body: object, graphql: bool = True) -> Request:
