@@ -127,6 +127,7 @@ class Scenario:
     check: Callable[[httpx.Response], str | None]
     storm: Request | None = None  # sent at the same time by a second wrk
     logins: bool = False  # queued logins outlast wrk: let them finish before measuring on
+    writes: bool = False  # adds rows: refresh the planner's statistics after it
 
 
 def _json(path: str, account: Account, body: object, graphql: bool = True) -> Request:
