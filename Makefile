@@ -39,7 +39,7 @@ serve: migrate
 test: install
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90
 
-# Load benchmark against PostgreSQL with a bare Starlette baseline (see bench/README.md).
+# Load benchmark against the peers in ../shared/peers and PostGraphile 4 (see bench/README.md).
 bench: install
 	$(BIN)/python -m bench
 

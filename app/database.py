@@ -101,15 +101,15 @@ def ping(connection: Connection) -> None:
 
 
 class Database:
-    """Runs synchronous services off the event loop, each call with a session of its own.
+    """Runs synchronous services off the event loop, each call with a connection of its own.
 
-    Both doors call services through `run` or `read`: one worker-thread hop per unit of work, a
-    session never shared between concurrent calls (GraphQL runs fields and batched operations at
-    once), and the connection back in the pool as soon as the call returns.
+    Both doors call services through `read` or `run`: one worker-thread hop per unit of work, a
+    connection never shared between concurrent calls (GraphQL runs fields and batched operations
+    at once), and back in the pool as soon as the call returns.
 
-    - `read` gives it a session in autocommit mode: each statement is a transaction of its own,
-      which saves the BEGIN and ROLLBACK round trips. For reads, and for writes that are a single
-      statement (an INSERT, or an UPDATE ... RETURNING), which are atomic by themselves.
+    - `read` gives the service a Core connection in autocommit mode: each statement is a
+      transaction of its own, which saves the BEGIN and ROLLBACK round trips. For reads, and for
+      writes that are a single statement (an INSERT, an UPDATE ... RETURNING), atomic by themselves.
     - `run` gives the service a transaction: it commits what it writes, and whatever it leaves
       unfinished is rolled back when the session closes.
 

@@ -2,7 +2,8 @@
 
 Signup and login are coroutines: bcrypt runs in the hasher's bounded threads and the database work
 in worker threads (`Database.run`), so neither stalls the event loop nor holds a connection while
-a hash runs. The other services are plain functions of a session, run the same way.
+a hash runs. The other services are plain functions of a connection or session, run the same way;
+`as_user` runs one on behalf of an access token's user, checked in the same unit of work.
 """
 
 import uuid
