@@ -126,7 +126,10 @@ class _Filter:
 
 
 def count_tasks(connection: Connection, user_id: uuid.UUID, /, *, task_filter: TaskFilter) -> int:
-    where = _Filter.of(user_id, task_filter)
+    return _count(connection, _Filter.of(user_id, task_filter))
+
+
+def _count(connection: Connection, where: _Filter) -> int:
     return int(connection.execute(_count_statement(**where.shape), where.values).scalar_one())
 
 
@@ -151,7 +154,7 @@ def list_tasks(
         _page_statement(**where.shape), {**where.values, "limit": limit, "offset": offset}
     )
     tasks = [_row(values) for values in page]
-    return TaskList(tasks=tasks, total=count_tasks(connection, user_id, task_filter=task_filter))
+    return TaskList(tasks=tasks, total=_count(connection, where))
 
 
 @dataclass(frozen=True)
