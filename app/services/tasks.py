@@ -55,6 +55,10 @@ def _row(values: Any) -> TaskRow:
     return dict(zip(TASK_FIELDS, values, strict=True))
 
 
+def _rows(connection: Connection, statement: Select[Any], values: dict[str, Any]) -> list[TaskRow]:
+    return [_row(found) for found in connection.execute(statement, values)]
+
+
 def _conditions(*, completed: bool, search: bool) -> list[ColumnElement[bool]]:
     """The owner's tasks, narrowed by the filters present; their values are bound later."""
     conditions = [_columns.user_id == bindparam("user_id")]
@@ -150,10 +154,8 @@ def list_tasks(
 ) -> TaskList:
     """One page by offset, in the listing order, with the count of all that match."""
     where = _Filter.of(user_id, task_filter)
-    page = connection.execute(
-        _page_statement(**where.shape), {**where.values, "limit": limit, "offset": offset}
-    )
-    tasks = [_row(values) for values in page]
+    values = {**where.values, "limit": limit, "offset": offset}
+    tasks = _rows(connection, _page_statement(**where.shape), values)
     return TaskList(tasks=tasks, total=_count(connection, where))
 
 
@@ -189,7 +191,7 @@ def page_tasks(
     wanted = first + 1  # one more than the page tells whether another page follows
     values = {**where.values, "limit": wanted, "offset": 0}
     if after is None:
-        rows = [_row(found) for found in connection.execute(_page_statement(**where.shape), values)]
+        rows = _rows(connection, _page_statement(**where.shape), values)
     else:
         position = decode_cursor(after, user_id, cursor_key)
         keyset = {
@@ -197,12 +199,11 @@ def page_tasks(
             "after_created_at": position.created_at,
             "after_id": position.id,
         }
-        statement = _page_statement(**where.shape, state=True, below=True)
-        rows = [_row(found) for found in connection.execute(statement, {**values, **keyset})]
+        below = _page_statement(**where.shape, state=True, below=True)
+        rows = _rows(connection, below, {**values, **keyset})
         if len(rows) < wanted and not position.completed:
             rest = {**values, "state": True, "limit": wanted - len(rows)}
-            statement = _page_statement(**where.shape, state=True)
-            rows += [_row(found) for found in connection.execute(statement, rest)]
+            rows += _rows(connection, _page_statement(**where.shape, state=True), rest)
     tasks = rows[:first]
     return TaskPage(
         tasks=tasks,
