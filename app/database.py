@@ -8,7 +8,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import anyio
 from anyio import to_thread
-from sqlalchemy import Connection, Engine, create_engine, event, literal, select
+from sqlalchemy import Engine, create_engine, event, literal, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.compiler import compiles
@@ -18,6 +18,7 @@ from sqlmodel import Session, String
 
 from app.errors import Unavailable
 from app.settings import Settings
+from app.statements import Prepared, Runner, Statement
 from models.task import LISTING_INDEX
 
 T = TypeVar("T")
@@ -54,7 +55,8 @@ def create_db_engine(settings: Settings, *, autocommit: bool = False) -> Engine:
         pool_timeout=settings.pool_timeout,
         pool_recycle=settings.pool_recycle,
         pool_pre_ping=settings.pool_pre_ping,
-        connect_args={"connect_timeout": settings.db_connect_timeout},
+        # Sessions in UTC: timestamps then arrive in UTC, with nothing to convert (`UTCDateTime`).
+        connect_args={"connect_timeout": settings.db_connect_timeout, "options": "-c timezone=UTC"},
         **isolation,
     )
 
@@ -96,8 +98,11 @@ def include_in_autogenerate(
     return not (type_ == "index" and name == LISTING_INDEX)
 
 
-def ping(connection: Connection) -> None:
-    connection.execute(select(literal(1)))
+_PING = select(literal(1))
+
+
+def ping(runner: Runner) -> None:
+    runner.all(_PING)
 
 
 class Database:
@@ -107,9 +112,10 @@ class Database:
     connection never shared between concurrent calls (GraphQL runs fields and batched operations
     at once), and back in the pool as soon as the call returns.
 
-    - `read` gives the service a Core connection in autocommit mode: each statement is a
-      transaction of its own, which saves the BEGIN and ROLLBACK round trips. For reads, and for
-      writes that are a single statement (an INSERT, an UPDATE ... RETURNING), atomic by themselves.
+    - `read` gives the service a `Runner`: a connection in autocommit mode that runs prepared
+      statements on the driver's cursor. Each statement is a transaction of its own, which saves
+      the BEGIN and ROLLBACK round trips. For reads, and for writes that are a single statement
+      (an INSERT, an UPDATE ... RETURNING), atomic by themselves.
     - `run` gives the service a transaction: it commits what it writes, and whatever it leaves
       unfinished is rolled back when the session closes.
 
@@ -127,6 +133,7 @@ class Database:
             isolation_level=TRANSACTION_ISOLATION[engine.dialect.name]
         )
         self._threads = anyio.CapacityLimiter(threads)
+        self._prepared: dict[Statement, Prepared] = {}  # see `Runner`
 
     async def run(
         self, service: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
@@ -140,18 +147,18 @@ class Database:
         return await self._call(in_transaction)
 
     async def read(
-        self,
-        service: Callable[Concatenate[Connection, P], T],
-        /,
-        *args: P.args,
-        **kwargs: P.kwargs,
+        self, service: Callable[Concatenate[Runner, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """`service(connection, *args, **kwargs)`, each statement committing on its own (a Core
-        connection: the ORM's unit of work has nothing to do here, and costs)."""
+        """`service(runner, *args, **kwargs)`, each statement committing on its own, run on the
+        driver's cursor (`app.statements`: the ORM and Core execution machinery cost more than
+        the round trip)."""
 
         def each_statement() -> T:
-            with self.engine.connect() as connection:
-                return service(connection, *args, **kwargs)
+            runner = Runner(self.engine, self._prepared)
+            try:
+                return service(runner, *args, **kwargs)
+            finally:
+                runner.close()
 
         return await self._call(each_statement)
 

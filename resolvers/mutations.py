@@ -47,7 +47,7 @@ async def refresh_token(info: ContextInfo, refresh_token: str) -> TokenPair:
 async def logout(info: ContextInfo, refresh_token: str) -> bool:
     user = await info.context.user()
     body = validate(RefreshRequest, {"refresh_token": refresh_token})
-    await info.context.db.run(
+    await info.context.db.read(
         accounts.logout,
         user.id,
         settings=info.context.runtime.settings,

@@ -1,13 +1,11 @@
 """GraphQL `tasks`: keyset paging in the REST order, opaque cursors, a constant query count."""
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
+from app.statements import Runner
 from tests.support import Account, create_task, error_codes, graphql
 
 PAGE = """
@@ -138,17 +136,17 @@ def test_search_rules_match_rest(client: TestClient, alice: Account) -> None:
 
 
 @pytest.fixture
-def statements(app: FastAPI) -> Iterator[list[str]]:
-    """Every SQL statement the app sends, in order."""
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every SQL statement the read services send to the driver, in order."""
     seen: list[str] = []
-    engine = app.state.runtime.db.engine
+    execute = Runner._execute
 
-    def record(*args: Any) -> None:
-        seen.append(args[2])
+    def record(runner: Runner, sql: str, parameters: Any) -> list[Any]:
+        seen.append(sql)
+        return execute(runner, sql, parameters)
 
-    event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(engine, "before_cursor_execute", record)
+    monkeypatch.setattr(Runner, "_execute", record)
+    return seen
 
 
 def count_statements(

@@ -2,18 +2,17 @@
 
 Signup and login are coroutines: bcrypt runs in the hasher's bounded threads and the database work
 in worker threads (`Database.run`), so neither stalls the event loop nor holds a connection while
-a hash runs. The other services are plain functions of a connection or session, run the same way;
-`as_user` runs one on behalf of an access token's user, checked in the same unit of work.
+a hash runs. The other services are plain functions of a runner or session, run the same way.
+A service run on a token's behalf refuses a user who no longer exists (`USER_GONE`), in its own
+statement where it can (`user_exists`), else with `require_user`.
 """
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Concatenate, ParamSpec, TypeVar
 
 from anyio import to_thread
-from sqlalchemy import Connection, bindparam, update
+from sqlalchemy import Exists, bindparam, exists, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -21,17 +20,16 @@ from app.errors import AuthError, Conflict, FieldError
 from app.runtime import Runtime
 from app.security import TokenClaims, decode_token, encode_claims, encode_token
 from app.settings import Settings
+from app.statements import Runner
 from app.throttle import Client
 from models.token import RefreshToken
 from models.types import utcnow
 from models.user import LoginRequest, SignupRequest, Tokens, User
 
-P = ParamSpec("P")
-T = TypeVar("T")
-
 INVALID_CREDENTIALS = "Invalid credentials"
 EMAIL_TAKEN = "Email already registered"
 INVALID_REFRESH_TOKEN = "Invalid or revoked refresh token"  # noqa: S105 (a message)
+USER_GONE = "User no longer exists"
 
 
 @dataclass(frozen=True)
@@ -208,57 +206,49 @@ def _answer_replay(
     raise AuthError(INVALID_REFRESH_TOKEN)
 
 
+_refresh_tokens = RefreshToken.metadata.tables[RefreshToken.__tablename__]
+_REVOKE = (
+    update(_refresh_tokens)
+    .where(_refresh_tokens.c.id == bindparam("token_id"), _refresh_tokens.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("now"))
+)
+
+
 def logout(
-    session: Session, user_id: uuid.UUID, /, *, settings: Settings, refresh_token: str
+    runner: Runner, user_id: uuid.UUID, /, *, settings: Settings, refresh_token: str
 ) -> None:
     """Revoke the caller's refresh token. Revoking one that is already revoked changes nothing."""
     claims = decode_token(refresh_token, key=settings.signing_key, expected_type="refresh")
     if claims.user_id != user_id:
         raise AuthError(INVALID_REFRESH_TOKEN)
-    session.exec(
-        update(RefreshToken)
-        .where(col(RefreshToken.id) == claims.token_id, col(RefreshToken.revoked_at).is_(None))
-        .values(revoked_at=utcnow())
-    )
-    session.commit()
+    require_user(runner, user_id)
+    runner.all(_REVOKE, {"token_id": claims.token_id, "now": utcnow()})
 
 
-_USER_EXISTS = select(col(User.id)).where(col(User.id) == bindparam("user_id"))
-_USER = select(*User.metadata.tables[User.__tablename__].c).where(
-    col(User.id) == bindparam("user_id")
-)
-
-# Either kind of unit of work: `Database.read`'s connection or `Database.run`'s session.
-Unit = TypeVar("Unit", Connection, Session)
+_users = User.metadata.tables[User.__tablename__]
+_USER_EXISTS = select(_users.c.id).where(_users.c.id == bindparam("user_id"))
+_USER = select(*_users.c).where(_users.c.id == bindparam("user_id"))
 
 
-def authenticate(unit: Connection | Session, claims: TokenClaims) -> uuid.UUID:
-    """The id of the user an access token speaks for, once the user is known to still exist."""
-    user_id: uuid.UUID | None = unit.execute(_USER_EXISTS, {"user_id": claims.user_id}).scalar()
-    if user_id is None:
-        raise AuthError("User no longer exists")
-    return user_id
+def user_exists() -> Exists:
+    """True while the user bound to `:user_id` exists: the condition a statement made on a
+    token's behalf carries, so that checking the user costs no statement of its own."""
+    return exists().where(_users.c.id == bindparam("user_id"))
 
 
-def as_user(
-    claims: TokenClaims, service: Callable[Concatenate[Unit, uuid.UUID, P], T]
-) -> Callable[Concatenate[Unit, P], T]:
-    """`service` on behalf of the user `claims` speak for, checked in the same unit of work (one
-    thread hop, one connection) right before it runs: `db.read(as_user(claims, service), ...)`."""
-
-    def on_behalf(unit: Unit, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        return service(unit, authenticate(unit, claims), *args, **kwargs)
-
-    return on_behalf
+def require_user(runner: Runner, user_id: uuid.UUID) -> None:
+    """`AuthError` when the user an access token speaks for no longer exists. For the services
+    whose statement found nothing: was it the row, or the user?"""
+    if runner.scalar(_USER_EXISTS, {"user_id": user_id}) is None:
+        raise AuthError(USER_GONE)
 
 
-def user_of(connection: Connection, claims: TokenClaims) -> User:
-    """The whole user an access token speaks for, if it still exists (one statement, where
-    `as_user` followed by a load would take two)."""
-    found = connection.execute(_USER, {"user_id": claims.user_id}).first()
+def user_of(runner: Runner, claims: TokenClaims) -> User:
+    """The whole user an access token speaks for, if it still exists."""
+    found = runner.first(_USER, {"user_id": claims.user_id})
     if found is None:
-        raise AuthError("User no longer exists")
-    return User.model_validate(found._mapping)
+        raise AuthError(USER_GONE)
+    return User.model_validate(dict(zip(_users.c.keys(), found, strict=True)))
 
 
 def access_claims(settings: Settings, authorization: str | None) -> TokenClaims:

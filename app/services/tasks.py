@@ -4,8 +4,13 @@ Every statement is narrowed to the owner (`_conditions` starts with it), so no c
 whose tasks it is looking at. Each service is one statement (a read, or an INSERT/UPDATE/DELETE
 that is atomic by itself), so the doors run them with `Database.read`: no transaction round trips.
 
-The statements of the listing are built once per shape of filter (which filters are present) with
-bound parameters, and reused: building a SQLAlchemy statement costs more than running it. Tasks
+The doors pass the user id of a verified access token. Each service refuses a user who no longer
+exists (401), in the same statement where it can: the count carries `user_exists()`, and the
+INSERT inserts only while the user exists. The others ask (`require_user`) only when they found
+nothing, to tell "no such task" (404) from "no such user".
+
+Statements are built once (per shape of filter or of change) with bound parameters, and reused:
+building a SQLAlchemy statement costs more than running it, and `Runner` compiles each once. Tasks
 come back as rows (`TaskRow`: the public fields by name), never as ORM objects.
 """
 
@@ -16,11 +21,11 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Connection,
-    Select,
     String,
+    Update,
     bindparam,
     delete,
+    false,
     func,
     insert,
     not_,
@@ -32,8 +37,10 @@ from sqlalchemy import (
 )
 
 from app.database import unicode_lower
-from app.errors import FieldError, InvalidInput, NotFound
+from app.errors import AuthError, FieldError, InvalidInput, NotFound
+from app.services.accounts import USER_GONE, require_user, user_exists
 from app.services.cursors import decode_cursor, encode_cursor
+from app.statements import AnySelect, Runner
 from models.task import TASK_FIELDS, Task, TaskCreate, TaskFilter, TaskStats, TaskUpdate
 from models.types import UTCDateTime, utcnow
 
@@ -55,8 +62,8 @@ def _row(values: Any) -> TaskRow:
     return dict(zip(TASK_FIELDS, values, strict=True))
 
 
-def _rows(connection: Connection, statement: Select[Any], values: dict[str, Any]) -> list[TaskRow]:
-    return [_row(found) for found in connection.execute(statement, values)]
+def _rows(runner: Runner, statement: AnySelect, values: dict[str, Any]) -> list[TaskRow]:
+    return [_row(found) for found in runner.all(statement, values)]
 
 
 def _conditions(*, completed: bool, search: bool) -> list[ColumnElement[bool]]:
@@ -76,9 +83,10 @@ def _conditions(*, completed: bool, search: bool) -> list[ColumnElement[bool]]:
 
 
 @cache
-def _count_statement(*, completed: bool, search: bool) -> Select[Any]:
+def _count_statement(*, completed: bool, search: bool) -> AnySelect:
+    """The count, and whether the user still exists."""
     return (
-        select(func.count())
+        select(func.count(), user_exists())
         .select_from(_tasks)
         .where(*_conditions(completed=completed, search=search))
     )
@@ -87,7 +95,7 @@ def _count_statement(*, completed: bool, search: bool) -> Select[Any]:
 @cache
 def _page_statement(
     *, completed: bool, search: bool, state: bool = False, below: bool = False
-) -> Select[Any]:
+) -> AnySelect:
     """A page in the listing order. `state` keeps one completion state (`:state`); `below`
     starts under a keyset position (`:after_created_at`, `:after_id`)."""
     conditions = _conditions(completed=completed, search=search)
@@ -129,12 +137,17 @@ class _Filter:
         return cls(shape, values)
 
 
-def count_tasks(connection: Connection, user_id: uuid.UUID, /, *, task_filter: TaskFilter) -> int:
-    return _count(connection, _Filter.of(user_id, task_filter))
+def count_tasks(runner: Runner, user_id: uuid.UUID, /, *, task_filter: TaskFilter) -> int:
+    return _count(runner, _Filter.of(user_id, task_filter))
 
 
-def _count(connection: Connection, where: _Filter) -> int:
-    return int(connection.execute(_count_statement(**where.shape), where.values).scalar_one())
+def _count(runner: Runner, where: _Filter) -> int:
+    found = runner.first(_count_statement(**where.shape), where.values)
+    assert found is not None  # an aggregate always answers a row
+    total, alive = found
+    if not alive:
+        raise AuthError(USER_GONE)
+    return int(total)
 
 
 @dataclass(frozen=True)
@@ -144,7 +157,7 @@ class TaskList:
 
 
 def list_tasks(
-    connection: Connection,
+    runner: Runner,
     user_id: uuid.UUID,
     /,
     *,
@@ -154,9 +167,9 @@ def list_tasks(
 ) -> TaskList:
     """One page by offset, in the listing order, with the count of all that match."""
     where = _Filter.of(user_id, task_filter)
+    total = _count(runner, where)
     values = {**where.values, "limit": limit, "offset": offset}
-    tasks = _rows(connection, _page_statement(**where.shape), values)
-    return TaskList(tasks=tasks, total=_count(connection, where))
+    return TaskList(tasks=_rows(runner, _page_statement(**where.shape), values), total=total)
 
 
 @dataclass(frozen=True)
@@ -167,7 +180,7 @@ class TaskPage:
 
 
 def page_tasks(
-    connection: Connection,
+    runner: Runner,
     user_id: uuid.UUID,
     /,
     *,
@@ -191,7 +204,7 @@ def page_tasks(
     wanted = first + 1  # one more than the page tells whether another page follows
     values = {**where.values, "limit": wanted, "offset": 0}
     if after is None:
-        rows = _rows(connection, _page_statement(**where.shape), values)
+        rows = _rows(runner, _page_statement(**where.shape), values)
     else:
         position = decode_cursor(after, user_id, cursor_key)
         keyset = {
@@ -200,10 +213,12 @@ def page_tasks(
             "after_id": position.id,
         }
         below = _page_statement(**where.shape, state=True, below=True)
-        rows = _rows(connection, below, {**values, **keyset})
+        rows = _rows(runner, below, {**values, **keyset})
         if len(rows) < wanted and not position.completed:
             rest = {**values, "state": True, "limit": wanted - len(rows)}
-            rows += _rows(connection, _page_statement(**where.shape, state=True), rest)
+            rows += _rows(runner, _page_statement(**where.shape, state=True), rest)
+    if not rows:
+        require_user(runner, user_id)
     tasks = rows[:first]
     return TaskPage(
         tasks=tasks,
@@ -217,91 +232,126 @@ _GET = select(*_PUBLIC_COLUMNS).where(
 )
 
 
-def find_task(connection: Connection, user_id: uuid.UUID, /, *, task_id: int) -> TaskRow | None:
+def find_task(runner: Runner, user_id: uuid.UUID, /, *, task_id: int) -> TaskRow | None:
     """The task, if it exists and belongs to the user; `None` otherwise (the two look alike)."""
-    if not 1 <= task_id <= MAX_TASK_ID:
+    found = None
+    if 1 <= task_id <= MAX_TASK_ID:
+        found = runner.first(_GET, {"task_id": task_id, "user_id": user_id})
+    if found is None:
+        require_user(runner, user_id)
         return None
-    found = connection.execute(_GET, {"task_id": task_id, "user_id": user_id}).first()
-    return _row(found) if found else None
+    return _row(found)
 
 
-def get_task(connection: Connection, user_id: uuid.UUID, /, *, task_id: int) -> TaskRow:
-    task = find_task(connection, user_id, task_id=task_id)
+def get_task(runner: Runner, user_id: uuid.UUID, /, *, task_id: int) -> TaskRow:
+    task = find_task(runner, user_id, task_id=task_id)
     if task is None:
         raise NotFound(TASK_NOT_FOUND)
     return task
 
 
+# INSERT ... SELECT, so that nothing is inserted for a user who no longer exists.
+_now = bindparam("now", type_=_columns.created_at.type)
 _CREATE = (
     insert(_tasks)
-    .values(
-        user_id=bindparam("user_id"),
-        title=bindparam("title"),
-        description=bindparam("description"),
-        completed=False,
-        created_at=bindparam("now"),
-        updated_at=bindparam("now"),
+    .from_select(
+        ["user_id", "title", "description", "completed", "created_at", "updated_at"],
+        select(
+            bindparam("user_id", type_=_columns.user_id.type),
+            bindparam("title", type_=_columns.title.type),
+            bindparam("description", type_=_columns.description.type),
+            false(),
+            _now,
+            _now,
+        ).where(user_exists()),
     )
     .returning(*_PUBLIC_COLUMNS)
 )
 
 
-def create_task(connection: Connection, user_id: uuid.UUID, /, *, data: TaskCreate) -> TaskRow:
+def create_task(runner: Runner, user_id: uuid.UUID, /, *, data: TaskCreate) -> TaskRow:
     values = {
         "user_id": user_id,
         "title": data.title,
         "description": data.description or "",
         "now": utcnow(),
     }
-    return _row(connection.execute(_CREATE, values).one())
+    created = runner.first(_CREATE, values)
+    if created is None:
+        raise AuthError(USER_GONE)
+    return _row(created)
+
+
+def _owned(statement: Update) -> Update:
+    """`statement` narrowed to the user's task `:task_id`, stamped, answering the task after it."""
+    return (
+        statement.where(
+            _columns.id == bindparam("task_id"), _columns.user_id == bindparam("user_id")
+        )
+        .values(updated_at=_now)
+        .returning(*_PUBLIC_COLUMNS)
+    )
+
+
+@cache
+def _update_statement(fields: frozenset[str]) -> Update:
+    """An UPDATE of the fields a change names (one statement per set of fields)."""
+    return _owned(update(_tasks).values({name: bindparam(name) for name in sorted(fields)}))
+
+
+# Flipped in one statement, so concurrent toggles never lose a flip.
+_TOGGLE = _owned(update(_tasks).values(completed=not_(_columns.completed)))
 
 
 def _change(
-    connection: Connection, user_id: uuid.UUID, task_id: int, values: dict[str, Any]
+    runner: Runner, user_id: uuid.UUID, task_id: int, statement: Update, values: dict[str, Any]
 ) -> TaskRow:
-    """One UPDATE of the user's task that answers the task as it is after it."""
-    if not 1 <= task_id <= MAX_TASK_ID:
-        raise NotFound(TASK_NOT_FOUND)
-    statement = (
-        update(_tasks)
-        .where(_columns.id == task_id, _columns.user_id == user_id)
-        .values(**values, updated_at=utcnow())
-        .returning(*_PUBLIC_COLUMNS)
-    )
-    changed = connection.execute(statement).first()
+    changed = None
+    if 1 <= task_id <= MAX_TASK_ID:
+        keys = {"task_id": task_id, "user_id": user_id, "now": utcnow()}
+        changed = runner.first(statement, {**values, **keys})
     if changed is None:
+        require_user(runner, user_id)
         raise NotFound(TASK_NOT_FOUND)
     return _row(changed)
 
 
 def update_task(
-    connection: Connection, user_id: uuid.UUID, /, *, task_id: int, changes: TaskUpdate
+    runner: Runner, user_id: uuid.UUID, /, *, task_id: int, changes: TaskUpdate
 ) -> TaskRow:
-    return _change(connection, user_id, task_id, changes.changes())
+    values = changes.changes()
+    return _change(runner, user_id, task_id, _update_statement(frozenset(values)), values)
 
 
-def toggle_task(connection: Connection, user_id: uuid.UUID, /, *, task_id: int) -> TaskRow:
-    """Flip `completed` in one statement, so concurrent toggles never lose a flip."""
-    return _change(connection, user_id, task_id, {"completed": not_(_columns.completed)})
+def toggle_task(runner: Runner, user_id: uuid.UUID, /, *, task_id: int) -> TaskRow:
+    return _change(runner, user_id, task_id, _TOGGLE, {})
 
 
-def delete_task(connection: Connection, user_id: uuid.UUID, /, *, task_id: int) -> None:
-    if not 1 <= task_id <= MAX_TASK_ID:
-        raise NotFound(TASK_NOT_FOUND)
-    statement = (
-        delete(_tasks)
-        .where(_columns.id == task_id, _columns.user_id == user_id)
-        .returning(_columns.id)
-    )
-    if connection.execute(statement).first() is None:
-        raise NotFound(TASK_NOT_FOUND)
-
-
-_STATS = select(func.count(), func.count().filter(_columns.completed == true())).where(
-    _columns.user_id == bindparam("user_id")
+_DELETE = (
+    delete(_tasks)
+    .where(_columns.id == bindparam("task_id"), _columns.user_id == bindparam("user_id"))
+    .returning(_columns.id)
 )
 
 
-def task_stats(connection: Connection, user_id: uuid.UUID, /) -> TaskStats:
-    total, completed = connection.execute(_STATS, {"user_id": user_id}).one()
+def delete_task(runner: Runner, user_id: uuid.UUID, /, *, task_id: int) -> None:
+    deleted = None
+    if 1 <= task_id <= MAX_TASK_ID:
+        deleted = runner.first(_DELETE, {"task_id": task_id, "user_id": user_id})
+    if deleted is None:
+        require_user(runner, user_id)
+        raise NotFound(TASK_NOT_FOUND)
+
+
+_STATS = select(
+    func.count(), func.count().filter(_columns.completed == true()), user_exists()
+).where(_columns.user_id == bindparam("user_id"))
+
+
+def task_stats(runner: Runner, user_id: uuid.UUID, /) -> TaskStats:
+    found = runner.first(_STATS, {"user_id": user_id})
+    assert found is not None  # an aggregate always answers a row
+    total, completed, alive = found
+    if not alive:
+        raise AuthError(USER_GONE)
     return TaskStats(total=total, completed=completed, pending=total - completed)

@@ -49,8 +49,9 @@ async def refresh(body: RefreshRequest, runtime: RuntimeDep) -> Tokens:
 @router.post("/logout", response_model=Message, responses=errors(400, 401, 413))
 async def logout(body: RefreshRequest, viewer: Viewer, runtime: RuntimeDep) -> Message:
     """Revoke the refresh token; it can no longer be refreshed."""
-    await runtime.db.run(
-        accounts.as_user(viewer, accounts.logout),
+    await runtime.db.read(
+        accounts.logout,
+        viewer.user_id,
         settings=runtime.settings,
         refresh_token=body.refresh_token,
     )

@@ -1,7 +1,7 @@
 """`/api/tasks`: the caller's own tasks. Another user's task is answered as if it did not exist.
 
-Each handler runs one service as the caller (`as_user`: the token's user is checked in the same
-unit of work) and answers the task rows as JSON; `response_model` documents them.
+Each handler runs one service for the token's user (the service refuses a user who no longer
+exists) and answers the task rows as JSON; `response_model` documents them.
 """
 
 from typing import Annotated
@@ -12,7 +12,6 @@ from app.api.deps import DatabaseDep, Viewer
 from app.api.responses import TOTAL_COUNT_HEADER, errors, json_body
 from app.api.routing import OrjsonRoute
 from app.services import tasks
-from app.services.accounts import as_user
 from app.services.tasks import MAX_PAGE_SIZE, MAX_TASK_ID
 from models.task import TaskCreate, TaskFilter, TaskPublic, TaskStats, TaskUpdate
 from models.text import SearchText
@@ -39,7 +38,7 @@ async def list_tasks(
     """Incomplete tasks first, then newest first. `X-Total-Count` counts all that match."""
     task_filter = TaskFilter(completed=completed, search=q)
     found = await db.read(
-        as_user(viewer, tasks.list_tasks), task_filter=task_filter, limit=limit, offset=offset
+        tasks.list_tasks, viewer.user_id, task_filter=task_filter, limit=limit, offset=offset
     )
     return json_body(found.tasks, headers={"X-Total-Count": str(found.total)})
 
@@ -51,18 +50,18 @@ async def list_tasks(
     responses=errors(400, 401, 413),
 )
 async def create_task(data: TaskCreate, viewer: Viewer, db: DatabaseDep) -> Response:
-    task = await db.read(as_user(viewer, tasks.create_task), data=data)
+    task = await db.read(tasks.create_task, viewer.user_id, data=data)
     return json_body(task, status.HTTP_201_CREATED)
 
 
 @router.get("/stats", response_model=TaskStats, responses=errors(401))
 async def task_stats(viewer: Viewer, db: DatabaseDep) -> TaskStats:
-    return await db.read(as_user(viewer, tasks.task_stats))
+    return await db.read(tasks.task_stats, viewer.user_id)
 
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=errors(400, 401, 404))
 async def get_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Response:
-    return json_body(await db.read(as_user(viewer, tasks.get_task), task_id=task_id))
+    return json_body(await db.read(tasks.get_task, viewer.user_id, task_id=task_id))
 
 
 @router.put("/{task_id}", response_model=TaskPublic, responses=errors(400, 401, 404, 413))
@@ -70,7 +69,7 @@ async def update_task(
     task_id: TaskId, changes: TaskUpdate, viewer: Viewer, db: DatabaseDep
 ) -> Response:
     """Change any of title, description, completed; fields left out stay as they are."""
-    updated = await db.read(as_user(viewer, tasks.update_task), task_id=task_id, changes=changes)
+    updated = await db.read(tasks.update_task, viewer.user_id, task_id=task_id, changes=changes)
     return json_body(updated)
 
 
@@ -85,10 +84,10 @@ async def patch_task(
 @router.patch("/{task_id}/toggle", response_model=TaskPublic, responses=errors(400, 401, 404))
 async def toggle_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Response:
     """Flip `completed`."""
-    return json_body(await db.read(as_user(viewer, tasks.toggle_task), task_id=task_id))
+    return json_body(await db.read(tasks.toggle_task, viewer.user_id, task_id=task_id))
 
 
 @router.delete("/{task_id}", response_model=Message, responses=errors(400, 401, 404))
 async def delete_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Message:
-    await db.read(as_user(viewer, tasks.delete_task), task_id=task_id)
+    await db.read(tasks.delete_task, viewer.user_id, task_id=task_id)
     return Message(message="Task deleted successfully")

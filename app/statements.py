@@ -1,0 +1,170 @@
+"""Statements compiled once and run on the driver's own cursor: the unit of work of `Database.read`.
+
+The services build each statement they run once, at import (or once per shape, cached), as a
+SQLAlchemy expression with bound parameters. Running one through `Connection.execute` still costs
+an execution context, a result object and a row object per row: more Python than the driver's
+whole round trip, paid again under load in contention for the GIL. Measured on the task list
+(README, Performance): 0.47 of the floor's requests per second through `Connection.execute`, 0.6
+through the driver's cursor, the statements and everything else the same.
+
+So `Runner` compiles each statement once per database, with SQLAlchemy's compiler and its column
+types' own bind and result processors, and runs the compiled text on the DBAPI cursor of a pooled
+connection. No SQL is written by hand: the text is SQLAlchemy's, the values are always bound.
+
+A connection found dead (the server restarted) is discarded; a read is then retried once on a fresh
+one, a write is not (it may have run) and answers `connection_invalidated`.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Dialect, Engine, Select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import UpdateBase
+
+AnySelect = Select[*tuple[Any, ...]]
+Statement = AnySelect | UpdateBase
+Processor = Callable[[Any], Any]
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A statement as one dialect runs it: its text, and how values go in and rows come out."""
+
+    sql: str
+    compiled: SQLCompiler
+    names: tuple[str, ...] | None  # the order of the values, for positional drivers (SQLite)
+    binds: tuple[tuple[str, Processor], ...]  # the values that need converting for the driver
+    columns: tuple[Processor | None, ...] | None  # None when no column needs converting
+    reads: bool  # a SELECT: running it again changes nothing
+
+    @classmethod
+    def of(cls, statement: Statement, dialect: Dialect) -> "Prepared":
+        compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        if "POSTCOMPILE" in compiled.string:
+            raise ValueError("statements rendered at execution (expanding IN) are not supported")
+        binds: dict[str, Processor] = {}  # by name: a name bound twice is converted once
+        for bind, name in compiled.bind_names.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                binds.setdefault(compiled.escaped_bind_names.get(name, name), processor)
+        columns = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in statement.exported_columns
+        )
+        return cls(
+            sql=compiled.string,
+            compiled=compiled,
+            names=tuple(compiled.positiontup or ()) if compiled.positional else None,
+            binds=tuple(binds.items()),
+            columns=columns if any(columns) else None,
+            reads=isinstance(statement, Select),
+        )
+
+    def parameters(self, values: Mapping[str, Any]) -> dict[str, Any] | tuple[Any, ...]:
+        """`values` as the driver takes them; a bound parameter left without one raises."""
+        parameters = dict(self.compiled.construct_params(values))
+        for name, processor in self.binds:
+            parameters[name] = processor(parameters[name])
+        if self.names is None:
+            return parameters
+        return tuple(parameters[name] for name in self.names)
+
+    def convert(self, rows: list[Row]) -> list[Row]:
+        columns = self.columns
+        if columns is None:
+            return rows
+        return [
+            tuple(value if p is None else p(value) for p, value in zip(columns, row, strict=True))
+            for row in rows
+        ]
+
+
+class Runner:
+    """A pooled connection that runs prepared statements, each committing on its own.
+
+    `prepared` is the database's cache of compiled statements, keyed by statement: only
+    statements built once belong in it (a statement built per call would grow it for ever).
+    """
+
+    def __init__(self, engine: Engine, prepared: dict[Statement, Prepared]) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect
+        self._prepared = prepared
+        self._connection = self._connect()
+
+    def close(self) -> None:
+        self._connection.close()  # back to the pool
+
+    def all(self, statement: Statement, values: Mapping[str, Any] | None = None) -> list[Row]:
+        """Every row the statement answers (none for a statement without RETURNING)."""
+        prepared = self._prepared.get(statement)
+        if prepared is None:
+            prepared = self._prepared[statement] = Prepared.of(statement, self._dialect)
+        parameters = prepared.parameters(values or {})
+        try:
+            return prepared.convert(self._execute(prepared.sql, parameters))
+        except self._dialect.loaded_dbapi.Error as error:
+            lost = self._dialect.is_disconnect(error, self._connection.dbapi_connection, None)
+            if not lost:
+                raise self._wrap(error, prepared, parameters) from error
+            self._connection.invalidate(error)
+            self._connection = self._connect()
+            if not prepared.reads:
+                raise self._wrap(error, prepared, parameters, lost=True) from error
+        try:  # a read, once more on a fresh connection
+            return prepared.convert(self._execute(prepared.sql, parameters))
+        except self._dialect.loaded_dbapi.Error as error:
+            raise self._wrap(error, prepared, parameters) from error
+
+    def first(self, statement: Statement, values: Mapping[str, Any] | None = None) -> Row | None:
+        rows = self.all(statement, values)
+        return rows[0] if rows else None
+
+    def scalar(self, statement: Statement, values: Mapping[str, Any] | None = None) -> Any:
+        """The first column of the first row; None when there is no row."""
+        row = self.first(statement, values)
+        return row[0] if row else None
+
+    def _connect(self) -> PoolProxiedConnection:
+        """A connection from the pool; a database that cannot be reached raises SQLAlchemy's
+        `OperationalError`, as `Engine.connect` would (`raw_connection` leaves it unwrapped)."""
+        try:
+            return self._engine.raw_connection()
+        except self._dialect.loaded_dbapi.Error as error:
+            raise DBAPIError.instance(
+                None, None, error, self._dialect.loaded_dbapi.Error, dialect=self._dialect
+            ) from error
+
+    def _execute(self, sql: str, parameters: dict[str, Any] | tuple[Any, ...]) -> list[Row]:
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute(sql, parameters)
+            return cast(list[Row], cursor.fetchall()) if cursor.description else []
+        finally:
+            cursor.close()
+
+    def _wrap(
+        self,
+        error: Exception,
+        prepared: Prepared,
+        parameters: dict[str, Any] | tuple[Any, ...],
+        *,
+        lost: bool = False,
+    ) -> BaseException:
+        """The driver's error as SQLAlchemy raises it (`OperationalError`, `IntegrityError`, ...),
+        so callers handle one family of errors whichever way a statement ran."""
+        return DBAPIError.instance(
+            prepared.sql,
+            parameters,
+            error,
+            self._dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=lost,
+            dialect=self._dialect,
+        )

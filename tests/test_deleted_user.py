@@ -1,0 +1,134 @@
+"""The token of a user who no longer exists is refused (401) on every route of both doors, and
+changes nothing: each service checks the user in its own statement where it can (the count, the
+INSERT), else when it found nothing, so "no such user" is never answered as "no such task"."""
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlmodel import col, delete, func, select
+
+from app.errors import AuthError
+from app.services import accounts, tasks
+from app.settings import Settings
+from app.statements import Runner
+from models import Task, User
+from models.task import TaskCreate, TaskFilter, TaskUpdate
+from tests.support import Account, create_task, database, error_codes, graphql, user_id_of
+
+
+@pytest.fixture
+def gone(client: TestClient, alice: Account, settings: Settings) -> Account:
+    """Alice, with a task, deleted after her tokens were issued."""
+    create_task(client, alice, "hers")
+    with database(settings) as session:
+        session.exec(delete(User).where(col(User.id) == user_id_of(session, alice)))
+        session.commit()
+    return alice
+
+
+@pytest.fixture
+def bobs_task(client: TestClient, bob: Account) -> int:
+    task_id: int = create_task(client, bob, "his")["id"]
+    return task_id
+
+
+REST_ROUTES = [
+    ("GET", "/api/tasks", None),
+    ("GET", "/api/tasks?completed=false&q=his", None),
+    ("POST", "/api/tasks", {"title": "after the end"}),
+    ("GET", "/api/tasks/stats", None),
+    ("GET", "/api/tasks/{id}", None),
+    ("PUT", "/api/tasks/{id}", {"title": "renamed"}),
+    ("PATCH", "/api/tasks/{id}", {"completed": True}),
+    ("PATCH", "/api/tasks/{id}/toggle", None),
+    ("DELETE", "/api/tasks/{id}", None),
+    ("GET", "/api/auth/me", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"), REST_ROUTES, ids=[f"{m} {p}" for m, p, _ in REST_ROUTES]
+)
+def test_rest_refuses_the_token_of_a_deleted_user(
+    client: TestClient, gone: Account, bobs_task: int, method: str, path: str, body: Any
+) -> None:
+    url = path.format(id=bobs_task)  # another user's task: still 401, not 404
+    response = client.request(method, url, json=body, headers=gone.headers)
+    assert response.status_code == 401, response.text
+    assert response.json() == {"detail": "User no longer exists"}
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_logout_refuses_the_token_of_a_deleted_user(client: TestClient, gone: Account) -> None:
+    body = {"refresh_token": gone.refresh_token}
+    response = client.post("/api/auth/logout", json=body, headers=gone.headers)
+    assert response.status_code == 401
+
+
+def test_a_deleted_user_changes_nothing(
+    client: TestClient, gone: Account, bob: Account, bobs_task: int, settings: Settings
+) -> None:
+    for method, path, body in REST_ROUTES:
+        client.request(method, path.format(id=bobs_task), json=body, headers=gone.headers)
+    with database(settings) as session:
+        assert session.exec(select(func.count()).select_from(Task)).one() == 1
+        his = session.exec(select(Task)).one()
+    assert (his.title, his.completed) == ("his", False)
+
+
+GRAPHQL_OPERATIONS = [
+    "{ me { id } }",
+    "{ tasks { totalCount nodes { id } } }",
+    "query($id: Int!) { task(id: $id) { id } }",
+    "{ taskStats { total } }",
+    'mutation { createTask(input: {title: "after the end"}) { id } }',
+    'mutation($id: Int!) { updateTask(id: $id, input: {title: "renamed"}) { id } }',
+    "mutation($id: Int!) { toggleTask(id: $id) { id } }",
+    "mutation($id: Int!) { deleteTask(id: $id) }",
+]
+
+
+@pytest.mark.parametrize("operation", GRAPHQL_OPERATIONS)
+def test_graphql_refuses_the_token_of_a_deleted_user(
+    client: TestClient, gone: Account, bobs_task: int, operation: str
+) -> None:
+    variables = {"id": bobs_task} if "$id" in operation else {}
+    body = graphql(client, operation, variables, account=gone)
+    assert error_codes(body) == ["UNAUTHENTICATED"]
+
+
+@pytest.fixture
+def runner(app: FastAPI) -> Iterator[Runner]:
+    runner = Runner(app.state.runtime.db.engine, {})
+    yield runner
+    runner.close()
+
+
+SERVICES: list[Callable[[Runner, uuid.UUID, int], Any]] = [
+    lambda r, u, _: tasks.list_tasks(r, u, task_filter=TaskFilter(), limit=10, offset=0),
+    lambda r, u, _: tasks.page_tasks(
+        r, u, task_filter=TaskFilter(search="x"), first=10, after=None, cursor_key="k"
+    ),
+    lambda r, u, _: tasks.count_tasks(r, u, task_filter=TaskFilter(completed=True)),
+    lambda r, u, t: tasks.find_task(r, u, task_id=t),
+    lambda r, u, t: tasks.get_task(r, u, task_id=t),
+    lambda r, u, _: tasks.create_task(r, u, data=TaskCreate(title="x")),
+    lambda r, u, t: tasks.update_task(r, u, task_id=t, changes=TaskUpdate(title="y")),
+    lambda r, u, t: tasks.toggle_task(r, u, task_id=t),
+    lambda r, u, t: tasks.delete_task(r, u, task_id=t),
+    lambda r, u, _: tasks.task_stats(r, u),
+    lambda r, u, _: accounts.require_user(r, u),
+]
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=range(len(SERVICES)))
+def test_every_task_service_refuses_a_user_who_does_not_exist(
+    runner: Runner, bobs_task: int, service: Callable[[Runner, uuid.UUID, int], Any]
+) -> None:
+    """The rule lives in the services, whichever door calls them."""
+    with pytest.raises(AuthError, match="User no longer exists"):
+        service(runner, uuid.uuid4(), bobs_task)

@@ -1,0 +1,105 @@
+"""`Runner`: prepared statements on the driver's cursor behave as SQLAlchemy's execution would."""
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from app.database import Database
+from app.statements import Runner
+from models import Task, User
+from tests.support import Account, create_task
+
+_tasks = Task.metadata.tables["tasks"]
+_users = User.metadata.tables["users"]
+_INSERT = insert(_tasks).values(
+    user_id=bindparam("user_id"), title="t", description="", completed=False
+)
+_COUNT = select(func.count()).select_from(_users)
+_BACKEND_PID = select(func.pg_backend_pid())
+
+
+@pytest.fixture
+def db(app: FastAPI) -> Database:
+    database: Database = app.state.runtime.db
+    return database
+
+
+@pytest.fixture
+def runner(db: Database) -> Iterator[Runner]:
+    runner = Runner(db.engine, {})
+    yield runner
+    runner.close()
+
+
+def test_a_refused_write_raises_sqlalchemys_error_and_the_connection_goes_on(
+    runner: Runner, alice: Account
+) -> None:
+    with pytest.raises(IntegrityError):  # no such user: the foreign key refuses the row
+        runner.all(_INSERT, {"user_id": uuid.uuid4()})
+    assert runner.scalar(_COUNT) == 1
+
+
+def test_a_statement_missing_a_value_is_refused_before_it_runs(runner: Runner) -> None:
+    with pytest.raises(Exception, match="user_id"):
+        runner.all(_INSERT, {})
+
+
+def _kill_connection_of(runner: Runner, db: Database, database_url: str) -> None:
+    """Terminate the PostgreSQL backend behind `runner`'s connection, as a restart would."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("an SQLite connection cannot be killed from outside")
+    backend = runner.scalar(_BACKEND_PID)
+    killer = Runner(db.engine, {})
+    try:
+        killer.scalar(select(func.pg_terminate_backend(bindparam("pid"))), {"pid": backend})
+    finally:
+        killer.close()
+
+
+def test_a_read_on_a_dead_connection_is_answered_on_a_fresh_one(
+    db: Database, runner: Runner, alice: Account, database_url: str
+) -> None:
+    _kill_connection_of(runner, db, database_url)
+    assert runner.scalar(_COUNT) == 1
+
+
+def test_a_write_on_a_dead_connection_is_not_repeated(
+    db: Database, runner: Runner, alice: Account, database_url: str
+) -> None:
+    """It may have run before the connection died; the caller answers 503 instead."""
+    _kill_connection_of(runner, db, database_url)
+    with pytest.raises(DBAPIError) as raised:
+        runner.all(_INSERT, {"user_id": uuid.uuid4()})
+    assert raised.value.connection_invalidated
+    assert runner.scalar(_COUNT) == 1  # and the runner has a working connection again
+
+
+def test_statements_are_compiled_once_whatever_the_traffic(
+    client: TestClient, db: Database, alice: Account
+) -> None:
+    """Every statement the services run is built once: a second round of every route compiles
+    nothing new (a statement built per call would grow the cache for ever)."""
+
+    def every_route() -> None:
+        task = create_task(client, alice, "t", description="d")
+        headers = alice.headers
+        client.get("/api/tasks?completed=true&q=t&limit=5&offset=1", headers=headers)
+        client.get("/api/tasks/stats", headers=headers)
+        client.get(f"/api/tasks/{task['id']}", headers=headers)
+        client.put(f"/api/tasks/{task['id']}", json={"title": "u"}, headers=headers)
+        client.patch(f"/api/tasks/{task['id']}", json={"completed": True}, headers=headers)
+        client.patch(f"/api/tasks/{task['id']}/toggle", headers=headers)
+        client.delete(f"/api/tasks/{task['id']}", headers=headers)
+        client.delete(f"/api/tasks/{task['id']}", headers=headers)
+        client.get("/api/auth/me", headers=headers)
+        client.get("/api/health")
+
+    every_route()
+    compiled = len(db._prepared)
+    every_route()
+    assert len(db._prepared) == compiled
