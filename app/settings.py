@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     api_docs: bool | None = Field(
         None, description="/docs, /redoc and /openapi.json. Default: off in production."
     )
+    telemetry: bool = Field(
+        False,
+        description="FastAPI's OpenTelemetry spans, metrics and logs, to the providers the "
+        "deployment configures. Off, it costs nothing; on, every request looks for a provider.",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
