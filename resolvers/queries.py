@@ -1,5 +1,7 @@
 """Query resolvers: each reads like its line in the contract and calls one service."""
 
+from functools import partial
+
 import strawberry
 from strawberry.types import Info
 
@@ -51,14 +53,14 @@ async def tasks(
     return TaskConnection(
         nodes=nodes,
         edges=[
-            TaskEdge(cursor=cursor, node=node)
-            for cursor, node in zip(page.cursors, nodes, strict=True)
+            TaskEdge(node=node, encode_cursor=partial(page.cursor, found))
+            for found, node in zip(page.tasks, nodes, strict=True)
         ],
         page_info=PageInfo(
             has_next_page=page.has_next_page,
             has_previous_page=after is not None,
-            start_cursor=page.cursors[0] if page.cursors else None,
-            end_cursor=page.cursors[-1] if page.cursors else None,
+            start_cursor=page.cursor(page.tasks[0]) if page.tasks else None,
+            end_cursor=page.cursor(page.tasks[-1]) if page.tasks else None,
         ),
         count=count,
     )

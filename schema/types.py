@@ -77,10 +77,15 @@ class TaskStats:
         return cls(total=stats.total, completed=stats.completed, pending=stats.pending)
 
 
+def _signed_cursor(root: "TaskEdge") -> str:
+    return root.encode_cursor()  # signed on demand: a page asked for its nodes signs nothing
+
+
 @strawberry.type
 class TaskEdge:
-    cursor: str
+    cursor: str = strawberry.field(resolver=_signed_cursor)
     node: Task
+    encode_cursor: strawberry.Private[Callable[[], str]]
 
 
 @strawberry.type

@@ -176,7 +176,12 @@ def list_tasks(
 class TaskPage:
     tasks: list[TaskRow]
     has_next_page: bool
-    cursors: list[str]
+    user_id: uuid.UUID
+    cursor_key: str
+
+    def cursor(self, task: TaskRow) -> str:
+        """The opaque cursor just after `task`: signed, so made only for those asked for."""
+        return encode_cursor(task, self.user_id, self.cursor_key)
 
 
 def page_tasks(
@@ -221,9 +226,7 @@ def page_tasks(
         require_user(runner, user_id)
     tasks = rows[:first]
     return TaskPage(
-        tasks=tasks,
-        has_next_page=len(rows) > first,
-        cursors=[encode_cursor(task, user_id, cursor_key) for task in tasks],
+        tasks=tasks, has_next_page=len(rows) > first, user_id=user_id, cursor_key=cursor_key
     )
 
 
