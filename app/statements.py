@@ -3,9 +3,9 @@
 The services build each statement they run once, at import (or once per shape, cached), as a
 SQLAlchemy expression with bound parameters. Running one through `Connection.execute` still costs
 an execution context, a result object and a row object per row: more Python than the driver's
-whole round trip, paid again under load in contention for the GIL. Measured on the task list
-(README, Performance): 0.47 of the floor's requests per second through `Connection.execute`, 0.6
-through the driver's cursor, the statements and everything else the same.
+whole round trip, paid again under load in contention for the GIL. Measured on the task list (the
+same two statements either way, one run against the floor): about 0.5 of the floor's requests per
+second through `Connection.execute`, 0.57 through the driver's cursor.
 
 So `Runner` compiles each statement once per database, with SQLAlchemy's compiler and its column
 types' own bind and result processors, and runs the compiled text on the DBAPI cursor of a pooled
