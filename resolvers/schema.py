@@ -1,0 +1,115 @@
+"""The schema object: the root types, their resolvers, and the limits that guard them."""
+
+from collections.abc import Callable
+from functools import partial
+
+import strawberry
+from graphql import ASTValidationRule, GraphQLError
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.extensions.query_depth_limiter import IgnoreContext
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from app.services.tasks import MAX_PAGE_SIZE
+from app.settings import Settings
+from resolvers import mutations, queries
+from resolvers.error_codes import ErrorCodes
+from resolvers.parser_cache import CachedParser
+from schema.types import AuthPayload, TaskConnection, TaskStatsType, TaskType, TokenPair, UserType
+
+
+@strawberry.type
+class Query:
+    me: UserType = strawberry.field(resolver=queries.me, description="The authenticated user.")
+    task: TaskType | None = strawberry.field(
+        resolver=queries.task, description="One of your tasks; null when missing or not yours."
+    )
+    tasks: TaskConnection = strawberry.field(
+        resolver=queries.tasks,
+        description="Your tasks, incomplete first, then newest first; "
+        f"`first` is 1..{MAX_PAGE_SIZE}.",
+    )
+    task_stats: TaskStatsType = strawberry.field(resolver=queries.task_stats)
+
+
+@strawberry.type
+class Mutation:
+    signup: AuthPayload = strawberry.field(resolver=mutations.signup)
+    login: AuthPayload = strawberry.field(
+        resolver=mutations.login,
+        description="Failed attempts are throttled per email (RATE_LIMITED).",
+    )
+    refresh_token: TokenPair = strawberry.field(
+        resolver=mutations.refresh_token,
+        description="Rotate a refresh token; replaying a retired one revokes its chain.",
+    )
+    logout: bool = strawberry.field(
+        resolver=mutations.logout, description="Revoke a refresh token."
+    )
+    create_task: TaskType = strawberry.field(resolver=mutations.create_task)
+    update_task: TaskType = strawberry.field(resolver=mutations.update_task)
+    toggle_task: TaskType = strawberry.field(resolver=mutations.toggle_task)
+    delete_task: bool = strawberry.field(resolver=mutations.delete_task)
+
+
+def _is_introspection(context: IgnoreContext) -> bool:
+    """GraphiQL's introspection query is deep; it is not what the depth limit guards against."""
+    return context.field_name.startswith("__")
+
+
+class TodoSchema(strawberry.Schema):
+    """Logs only what `ErrorCodes` will mask: domain errors are answers, not incidents."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        return None  # resolvers.error_codes.present logs the unexpected ones
+
+
+def _validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    """The limits as validation rules, built once per schema.
+
+    The limiter extensions make a new rule class per instance; taking their rules once keeps the
+    rules identical from request to request, which is what lets `ValidationCache` hit.
+    """
+    limiters: list[AddValidationRules] = [
+        QueryDepthLimiter(max_depth=settings.graphql_max_depth, should_ignore=_is_introspection),
+        MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+    ]
+    if not settings.introspection_enabled:
+        limiters.append(DisableIntrospection())
+    return [rule for limiter in limiters for rule in limiter.validation_rules]
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    # Factories, not instances: Strawberry builds fresh extensions for each operation.
+    # The caches key on the query text (with the token limit) and on the parsed document.
+    extensions: list[Callable[[], SchemaExtension]] = [
+        partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
+        partial(CachedParser, maxsize=256),
+        partial(AddValidationRules, _validation_rules(settings)),
+        partial(ValidationCache, maxsize=256),
+        partial(ErrorCodes, suggest=not settings.is_production),
+    ]
+    return TodoSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(
+            batching_config={"max_operations": settings.graphql_max_batch},
+            disable_field_suggestions=settings.is_production,
+        ),
+    )
+
+
+def export_sdl() -> str:
+    """The schema in SDL; limits and error handling do not change it, so no settings are needed."""
+    return strawberry.Schema(query=Query, mutation=Mutation).as_str() + "\n"
