@@ -1,101 +1,26 @@
-"""The engine, sessions, and what makes SQLite answer like PostgreSQL."""
+"""`Database`: runs the services' units of work in worker threads, within a deadline."""
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Callable
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 import anyio
 from anyio import to_thread
-from sqlalchemy import Engine, create_engine, event, literal, select
+from sqlalchemy import Engine, literal, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql import functions
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlmodel import Session, String
+from sqlmodel import Session
 
+from app.engine import TRANSACTION_ISOLATION
 from app.errors import Unavailable
-from app.settings import Settings
 from app.statements import Prepared, Runner, Statement
-from models.task import LISTING_INDEX
 
 T = TypeVar("T")
 P = ParamSpec("P")
 logger = logging.getLogger(__name__)
 
 DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly"
-
-
-# The isolation level of a transaction on each database (their defaults).
-TRANSACTION_ISOLATION = {"postgresql": "READ COMMITTED", "sqlite": "SERIALIZABLE"}
-
-
-def create_db_engine(settings: Settings, *, autocommit: bool = False) -> Engine:
-    """The engine for `settings.database_url`; with `autocommit`, every connection commits each
-    statement on its own (no BEGIN, no ROLLBACK), which `Database` undoes for transactions."""
-    isolation = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
-    if settings.is_sqlite:
-        engine = create_engine(
-            settings.database_url,
-            connect_args={"check_same_thread": False, "timeout": 15},
-            **isolation,
-        )
-        event.listen(engine, "connect", _configure_sqlite)
-        return engine
-    # No overflow: `Database` runs at most `pool_size` units at once, so a connection is always
-    # free, and steady load never opens (and closes) one. No pre-ping either: it cost a round trip
-    # per unit; a connection that died is found by its first statement instead, and SQLAlchemy then
-    # replaces every pooled connection older than it (that unit answers 503).
-    return create_engine(
-        settings.database_url,
-        pool_size=settings.pool_size,
-        max_overflow=0,
-        pool_timeout=settings.pool_timeout,
-        pool_recycle=settings.pool_recycle,
-        pool_pre_ping=settings.pool_pre_ping,
-        # Sessions in UTC: timestamps then arrive in UTC, with nothing to convert (`UTCDateTime`).
-        connect_args={"connect_timeout": settings.db_connect_timeout, "options": "-c timezone=UTC"},
-        **isolation,
-    )
-
-
-def _configure_sqlite(connection: sqlite3.Connection, _record: Any) -> None:
-    """Runs on every new SQLite connection: foreign keys (off by default), and Unicode lower()."""
-    connection.execute("PRAGMA foreign_keys = ON")
-    connection.execute("PRAGMA journal_mode = WAL")
-    connection.execute("PRAGMA busy_timeout = 15000")
-    connection.create_function("unicode_lower", 1, _lower, deterministic=True)
-
-
-def _lower(value: str | None) -> str | None:
-    return value.lower() if value is not None else None
-
-
-class unicode_lower(functions.GenericFunction[str]):  # noqa: N801 (SQL function name)
-    """Full Unicode lower case, the same on both databases.
-
-    SQLite's lower() folds ASCII only and PostgreSQL's follows the database locale (ASCII only under
-    C.UTF-8), so SQLite gets Python's `str.lower` and PostgreSQL the ICU root collation; both apply
-    the full Unicode case mapping.
-    """
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(unicode_lower, "postgresql")
-def _lower_postgresql(element: unicode_lower, compiler: SQLCompiler, **kw: Any) -> str:
-    return f'lower(({compiler.process(element.clauses, **kw)}) COLLATE "und-x-icu")'
-
-
-def include_in_autogenerate(
-    _obj: object, name: str | None, type_: str, _reflected: bool, _compare_to: object
-) -> bool:
-    """Alembic cannot reflect the DESC expression index on SQLite, so autogenerate would drop and
-    re-create it every time; it is written by hand in the migration and checked by a test."""
-    return not (type_ == "index" and name == LISTING_INDEX)
 
 
 _PING = select(literal(1))

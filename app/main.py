@@ -1,4 +1,7 @@
-"""The application factory: settings in, a FastAPI app with both doors (REST and GraphQL) out."""
+"""The application factory: settings in, a FastAPI app with both doors (REST and GraphQL) out.
+
+The composition root: the one module of `app` that knows GraphQL exists (`resolvers.router`).
+"""
 
 import gc
 from collections.abc import AsyncIterator
@@ -9,13 +12,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
 
-from app.api.errors import install_error_handlers
-from app.api.graphql import TodoGraphQLRouter
+from app.api.error_handlers import install_error_handlers
 from app.api.openapi import install_openapi
 from app.api.routes import auth, health, tasks
 from app.middleware import ApiHeadersMiddleware, BodyLimitMiddleware, QueryStringMiddleware
 from app.runtime import Runtime
 from app.settings import Settings, get_settings
+from resolvers.router import TodoGraphQLRouter
 
 # FastAPI's native OpenTelemetry, off: otherwise each request asks for the global providers.
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}

@@ -8,6 +8,9 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.errors import FieldError
+from app.validation import invalid_input, invalid_input_body
+
 
 class BodyTooLarge(HTTPException):
     """An HTTP error, so the routes (which turn other body errors into 400) let it through."""
@@ -127,13 +130,8 @@ class QueryStringMiddleware:
         if field is None:
             await self.app(scope, receive, send)
             return
-        response = JSONResponse(
-            {
-                "detail": f"Invalid input: {field}: is not valid UTF-8",
-                "errors": [{"field": field, "message": "is not valid UTF-8"}],
-            },
-            status_code=400,
-        )
+        error = invalid_input([FieldError(field, "is not valid UTF-8")])
+        response = JSONResponse(invalid_input_body(error), status_code=400)
         await response(scope, receive, send)
 
 

@@ -2,7 +2,8 @@
 
 from dataclasses import dataclass
 
-from app.database import Database, create_db_engine
+from app.database import Database
+from app.engine import create_db_engine
 from app.security import PasswordHasher
 from app.settings import Settings
 from app.throttle import Throttles

@@ -11,7 +11,7 @@ import bcrypt
 import jwt
 
 from app.errors import AuthError
-from models.types import utcnow
+from models.utc import utcnow
 
 ALGORITHM = "HS256"
 TokenType = Literal["access", "refresh"]

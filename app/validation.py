@@ -33,6 +33,14 @@ def invalid_input(errors: list[FieldError]) -> InvalidInput:
     return InvalidInput(f"Invalid input: {summary}", errors)
 
 
+def invalid_input_body(error: InvalidInput) -> dict[str, Any]:
+    """The REST body of a 400: `detail` sums up, `errors` names each field."""
+    return {
+        "detail": error.message,
+        "errors": [{"field": field.field, "message": field.message} for field in error.errors],
+    }
+
+
 def validate(model: type[Model], data: Mapping[str, Any]) -> Model:
     """`model` built from `data`, or `InvalidInput` with the same messages REST gives."""
     try:

@@ -4,9 +4,9 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
-import models  # noqa: F401 (registers the tables on SQLModel.metadata)
-from app.database import create_db_engine, include_in_autogenerate
+from app.engine import create_db_engine
 from app.settings import Settings
+from models import include_in_autogenerate  # importing models registers the tables
 
 target_metadata = SQLModel.metadata
 

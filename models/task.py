@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel._compat import SQLModelConfig
 
 from models.text import DESCRIPTION_MAX, TITLE_MAX, Description, SearchText, Title
-from models.types import UTCDateTime, utcnow
+from models.utc import UTCDateTime, utcnow
 
 LISTING_INDEX = "ix_tasks_listing"
 

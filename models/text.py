@@ -6,11 +6,19 @@ its length in characters after trimming, with a message that says what to fix.
 
 import re
 import unicodedata
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BeforeValidator, Field
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 2000
@@ -77,20 +85,42 @@ def trimmed(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
-def length_between(low: int, high: int, what: str) -> AfterValidator:
-    def check(value: str) -> str:
-        if len(value) < low:
+@dataclass(frozen=True)
+class Length:
+    """A length in characters (after trimming), checked with a message that names the field and
+    published in the JSON schema (`minLength`, `maxLength`) from the same two numbers."""
+
+    low: int
+    high: int
+    what: str
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        if self.low:
+            json_schema["minLength"] = self.low
+        json_schema["maxLength"] = self.high
+        return json_schema
+
+    def _check(self, value: str) -> str:
+        if len(value) < self.low:
             message = (
-                f"{what} must not be empty"
-                if low == 1
-                else (f"{what} must be at least {low} characters")
+                f"{self.what} must not be empty"
+                if self.low == 1
+                else f"{self.what} must be at least {self.low} characters"
             )
             raise PydanticCustomError("too_short", message)
-        if len(value) > high:
-            raise PydanticCustomError("too_long", f"{what} must be at most {high} characters")
+        if len(value) > self.high:
+            raise PydanticCustomError(
+                "too_long", f"{self.what} must be at most {self.high} characters"
+            )
         return value
-
-    return AfterValidator(check)
 
 
 def _check_password(value: str) -> str:
@@ -148,45 +178,41 @@ Trimmed = BeforeValidator(trimmed)
 
 Title = Annotated[
     str,
-    length_between(1, TITLE_MAX, "title"),
+    Length(1, TITLE_MAX, "title"),
     no_controls("title"),
     visible("title"),
     Trimmed,
     Storable,
-    Field(json_schema_extra={"minLength": 1, "maxLength": TITLE_MAX}),
 ]
 Description = Annotated[
     str,
-    length_between(0, DESCRIPTION_MAX, "description"),
+    Length(0, DESCRIPTION_MAX, "description"),
     no_controls("description", multiline=True),
     Trimmed,
     Storable,
-    Field(json_schema_extra={"maxLength": DESCRIPTION_MAX}),
 ]
 Name = Annotated[
     str,
-    length_between(1, NAME_MAX, "name"),
+    Length(1, NAME_MAX, "name"),
     no_controls("name"),
     visible("name"),
     Trimmed,
     Storable,
-    Field(json_schema_extra={"minLength": 1, "maxLength": NAME_MAX}),
 ]
 Email = Annotated[
     str,
-    length_between(3, EMAIL_MAX, "email"),
+    Length(3, EMAIL_MAX, "email"),
     AfterValidator(_check_email),
     Trimmed,
     Storable,
-    Field(json_schema_extra={"format": "email", "maxLength": EMAIL_MAX}),
+    Field(json_schema_extra={"format": "email"}),
 ]
 LoginEmail = Annotated[
     str,
     AfterValidator(_login_email),
-    length_between(1, EMAIL_MAX, "email"),
+    Length(1, EMAIL_MAX, "email"),
     Trimmed,
     Storable,
-    Field(json_schema_extra={"maxLength": EMAIL_MAX}),
 ]
 NewPassword = Annotated[
     str,
@@ -197,25 +223,20 @@ NewPassword = Annotated[
 ]
 Password = Annotated[
     str,
-    length_between(1, PASSWORD_MAX_BYTES, "password"),
+    Length(1, PASSWORD_MAX_BYTES, "password"),
     AfterValidator(_check_password),
     Storable,
-    Field(
-        description="At most 72 bytes in UTF-8.",
-        json_schema_extra={"minLength": 1, "maxLength": PASSWORD_MAX_BYTES},
-    ),
+    Field(description=f"At most {PASSWORD_MAX_BYTES} bytes in UTF-8."),
 ]
 SearchText = Annotated[
     str,
-    length_between(0, SEARCH_MAX, "search text"),
+    Length(0, SEARCH_MAX, "search text"),
     Trimmed,
     Storable,
-    Field(json_schema_extra={"maxLength": SEARCH_MAX}),
 ]
 Token = Annotated[
     str,
-    length_between(1, TOKEN_MAX, "token"),
+    Length(1, TOKEN_MAX, "token"),
     Trimmed,
     Storable,
-    Field(json_schema_extra={"minLength": 1, "maxLength": TOKEN_MAX}),
 ]

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime, utcnow
+from models.utc import UTCDateTime, utcnow
 
 
 class RefreshToken(SQLModel, table=True):

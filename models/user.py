@@ -7,16 +7,16 @@ from typing import Literal
 from sqlmodel import Column, Field, SQLModel, String
 from sqlmodel._compat import SQLModelConfig
 
-from models.text import Email, LoginEmail, Name, NewPassword, Password, Token
-from models.types import UTCDateTime, utcnow
+from models.text import EMAIL_MAX, NAME_MAX, Email, LoginEmail, Name, NewPassword, Password, Token
+from models.utc import UTCDateTime, utcnow
 
 
 class User(SQLModel, table=True):
     __tablename__ = "users"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    email: str = Field(sa_column=Column(String(254), unique=True, nullable=False))
-    name: str = Field(max_length=255)
+    email: str = Field(sa_column=Column(String(EMAIL_MAX), unique=True, nullable=False))
+    name: str = Field(max_length=NAME_MAX)
     password_hash: str = Field(max_length=60)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
@@ -51,7 +51,3 @@ class Tokens(SQLModel):
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105
     expires_in: int = Field(description="Lifetime of the access token in seconds.")
-
-
-class Message(SQLModel):
-    message: str

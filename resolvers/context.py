@@ -32,7 +32,7 @@ class Context(BaseContext):
         async with self._user_lock:
             if self._user is None:
                 claims = accounts.access_claims(self.runtime.settings, self._authorization)
-                self._user = await self.db.read(accounts.user_of, claims)
+                self._user = await accounts.me(runtime=self.runtime, claims=claims)
         return self._user
 
     @property

@@ -9,7 +9,7 @@ from models.task import TaskCreate, TaskUpdate
 from models.user import LoginRequest, RefreshRequest, SignupRequest
 from resolvers.context import Context
 from schema.inputs import CreateTaskInput, LoginInput, SignupInput, UpdateTaskInput, provided
-from schema.types import AuthPayload, Task, TokenPair, User
+from schema.types import AuthPayload, TaskType, TokenPair, UserType
 
 ContextInfo = Info[Context, None]
 
@@ -18,11 +18,10 @@ async def signup(info: ContextInfo, input: SignupInput) -> AuthPayload:
     """Create an account and log it in."""
     context = info.context
     data = validate(SignupRequest, vars(input))
-    user = await accounts.signup(runtime=context.runtime, client=context.client, data=data)
-    tokens = await context.db.run(
-        accounts.issue_tokens, settings=context.runtime.settings, user_id=user.id
+    result = await accounts.signup_and_login(
+        runtime=context.runtime, client=context.client, data=data
     )
-    return AuthPayload(user=User.from_model(user), tokens=TokenPair.from_model(tokens))
+    return AuthPayload.from_result(result)
 
 
 async def login(info: ContextInfo, input: LoginInput) -> AuthPayload:
@@ -31,51 +30,44 @@ async def login(info: ContextInfo, input: LoginInput) -> AuthPayload:
     result = await accounts.login(
         runtime=context.runtime, client=context.client, credentials=credentials
     )
-    return AuthPayload(
-        user=User.from_model(result.user), tokens=TokenPair.from_model(result.tokens)
-    )
+    return AuthPayload.from_result(result)
 
 
 async def refresh_token(info: ContextInfo, refresh_token: str) -> TokenPair:
     body = validate(RefreshRequest, {"refresh_token": refresh_token})
-    tokens = await info.context.db.run(
-        accounts.refresh, settings=info.context.runtime.settings, refresh_token=body.refresh_token
-    )
+    tokens = await accounts.refresh(runtime=info.context.runtime, refresh_token=body.refresh_token)
     return TokenPair.from_model(tokens)
 
 
 async def logout(info: ContextInfo, refresh_token: str) -> bool:
     user = await info.context.user()
     body = validate(RefreshRequest, {"refresh_token": refresh_token})
-    await info.context.db.read(
-        accounts.logout,
-        user.id,
-        settings=info.context.runtime.settings,
-        refresh_token=body.refresh_token,
+    await accounts.logout(
+        runtime=info.context.runtime, user_id=user.id, refresh_token=body.refresh_token
     )
     return True
 
 
-async def create_task(info: ContextInfo, input: CreateTaskInput) -> Task:
+async def create_task(info: ContextInfo, input: CreateTaskInput) -> TaskType:
     user = await info.context.user()
     data = validate(TaskCreate, vars(input))
     created = await info.context.db.read(task_service.create_task, user.id, data=data)
-    return Task.from_row(created, User.from_model(user))
+    return TaskType.from_row(created, UserType.from_model(user))
 
 
-async def update_task(info: ContextInfo, id: int, input: UpdateTaskInput) -> Task:
+async def update_task(info: ContextInfo, id: int, input: UpdateTaskInput) -> TaskType:
     user = await info.context.user()
     changes = validate(TaskUpdate, provided(input))
     updated = await info.context.db.read(
         task_service.update_task, user.id, task_id=id, changes=changes
     )
-    return Task.from_row(updated, User.from_model(user))
+    return TaskType.from_row(updated, UserType.from_model(user))
 
 
-async def toggle_task(info: ContextInfo, id: int) -> Task:
+async def toggle_task(info: ContextInfo, id: int) -> TaskType:
     user = await info.context.user()
     toggled = await info.context.db.read(task_service.toggle_task, user.id, task_id=id)
-    return Task.from_row(toggled, User.from_model(user))
+    return TaskType.from_row(toggled, UserType.from_model(user))
 
 
 async def delete_task(info: ContextInfo, id: int) -> bool:

@@ -7,34 +7,34 @@ from strawberry.types import Info
 
 from app.services import tasks as task_service
 from app.validation import validate
-from models.task import TaskFilter as TaskFilterModel
+from models.task import TaskFilter
 from resolvers.context import Context
-from schema.inputs import TaskFilter, provided
-from schema.types import PageInfo, Task, TaskConnection, TaskEdge, TaskStats, User
+from schema.inputs import TaskFilterInput, provided
+from schema.types import PageInfo, TaskConnection, TaskEdge, TaskStatsType, TaskType, UserType
 
 ContextInfo = Info[Context, None]
 DEFAULT_PAGE_SIZE = 50
 
 
-async def me(info: ContextInfo) -> User:
-    return User.from_model(await info.context.user())
+async def me(info: ContextInfo) -> UserType:
+    return UserType.from_model(await info.context.user())
 
 
-async def task(info: ContextInfo, id: int) -> Task | None:
+async def task(info: ContextInfo, id: int) -> TaskType | None:
     user = await info.context.user()
     found = await info.context.db.read(task_service.find_task, user.id, task_id=id)
-    return Task.from_row(found, User.from_model(user)) if found else None
+    return TaskType.from_row(found, UserType.from_model(user)) if found else None
 
 
 async def tasks(
     info: ContextInfo,
-    filter: TaskFilter | None = strawberry.UNSET,
+    filter: TaskFilterInput | None = strawberry.UNSET,
     first: int | None = DEFAULT_PAGE_SIZE,
     after: str | None = strawberry.UNSET,
 ) -> TaskConnection:
     context = info.context
     user = await context.user()
-    task_filter = validate(TaskFilterModel, provided(filter) if filter else {})
+    task_filter = validate(TaskFilter, provided(filter) if filter else {})
     after = None if after is strawberry.UNSET else after
     page = await context.db.read(
         task_service.page_tasks,
@@ -44,8 +44,8 @@ async def tasks(
         after=after,
         cursor_key=context.runtime.settings.signing_key,
     )
-    owner = User.from_model(user)
-    nodes = [Task.from_row(found, owner) for found in page.tasks]
+    owner = UserType.from_model(user)
+    nodes = [TaskType.from_row(found, owner) for found in page.tasks]
 
     async def count() -> int:
         return await context.db.read(task_service.count_tasks, user.id, task_filter=task_filter)
@@ -66,6 +66,6 @@ async def tasks(
     )
 
 
-async def task_stats(info: ContextInfo) -> TaskStats:
+async def task_stats(info: ContextInfo) -> TaskStatsType:
     user = await info.context.user()
-    return TaskStats.from_model(await info.context.db.read(task_service.task_stats, user.id))
+    return TaskStatsType.from_model(await info.context.db.read(task_service.task_stats, user.id))

@@ -2,6 +2,8 @@
 
 import strawberry
 
+from models.text import DESCRIPTION_MAX, TITLE_MAX
+
 
 @strawberry.input
 class SignupInput:
@@ -18,9 +20,9 @@ class LoginInput:
 
 @strawberry.input
 class CreateTaskInput:
-    title: str = strawberry.field(description="1 to 200 characters after trimming.")
+    title: str = strawberry.field(description=f"1 to {TITLE_MAX} characters after trimming.")
     description: str | None = strawberry.field(
-        default="", description="Up to 2000 characters; null is the same as empty."
+        default="", description=f"Up to {DESCRIPTION_MAX} characters; null is the same as empty."
     )
 
 
@@ -31,8 +33,8 @@ class UpdateTaskInput:
     completed: bool | None = strawberry.UNSET
 
 
-@strawberry.input
-class TaskFilter:
+@strawberry.input(name="TaskFilter")
+class TaskFilterInput:
     completed: bool | None = strawberry.UNSET
     search: str | None = strawberry.field(
         default=strawberry.UNSET, description="Case-insensitive substring of title or description."

@@ -1,4 +1,8 @@
-"""The object types of the GraphQL schema, and their construction from the service's models."""
+"""The object types of the GraphQL schema, and their construction from the service's models.
+
+A class whose GraphQL name is also a model's (`User`, `Task`, `TaskStats`) is `...Type` in Python,
+so the two never need aliases where they meet; the schema names are the contract's.
+"""
 
 import uuid
 from collections.abc import Awaitable, Callable
@@ -7,38 +11,38 @@ from typing import Self
 
 import strawberry
 
+from app.services.accounts import LoginResult
 from app.services.tasks import TaskRow
-from models.task import TaskStats as TaskStatsModel
-from models.user import Tokens
-from models.user import User as UserModel
+from models.task import TaskStats
+from models.user import Tokens, User
 
 
-@strawberry.type(description="An account. The email is stored in lower case.")
-class User:
+@strawberry.type(name="User", description="An account. The email is stored in lower case.")
+class UserType:
     id: uuid.UUID
     email: str
     name: str
     created_at: datetime
 
     @classmethod
-    def from_model(cls, user: UserModel) -> Self:
+    def from_model(cls, user: User) -> Self:
         return cls(id=user.id, email=user.email, name=user.name, created_at=user.created_at)
 
 
-@strawberry.type(description="A task; only its owner can see it.")
-class Task:
+@strawberry.type(name="Task", description="A task; only its owner can see it.")
+class TaskType:
     id: int
     title: str
     description: str
     completed: bool
     created_at: datetime
     updated_at: datetime
-    owner: User = strawberry.field(
+    owner: UserType = strawberry.field(
         description="The task's owner: the viewer, the only one who can see it (no query)."
     )
 
     @classmethod
-    def from_row(cls, task: TaskRow, owner: User) -> Self:
+    def from_row(cls, task: TaskRow, owner: UserType) -> Self:
         """A task row as the services answer it, of `owner`'s (the viewer, built once a page)."""
         return cls(**task, owner=owner)
 
@@ -62,18 +66,24 @@ class TokenPair:
 
 @strawberry.type
 class AuthPayload:
-    user: User
+    user: UserType
     tokens: TokenPair
 
+    @classmethod
+    def from_result(cls, result: LoginResult) -> Self:
+        return cls(
+            user=UserType.from_model(result.user), tokens=TokenPair.from_model(result.tokens)
+        )
 
-@strawberry.type
-class TaskStats:
+
+@strawberry.type(name="TaskStats")
+class TaskStatsType:
     total: int
     completed: int
     pending: int
 
     @classmethod
-    def from_model(cls, stats: TaskStatsModel) -> Self:
+    def from_model(cls, stats: TaskStats) -> Self:
         return cls(total=stats.total, completed=stats.completed, pending=stats.pending)
 
 
@@ -84,7 +94,7 @@ def _signed_cursor(root: "TaskEdge") -> str:
 @strawberry.type
 class TaskEdge:
     cursor: str = strawberry.field(resolver=_signed_cursor)
-    node: Task
+    node: TaskType
     encode_cursor: strawberry.Private[Callable[[], str]]
 
 
@@ -101,7 +111,7 @@ class PageInfo:
 @strawberry.type(description="A page of tasks in the listing order.")
 class TaskConnection:
     edges: list[TaskEdge]
-    nodes: list[Task]
+    nodes: list[TaskType]
     page_info: PageInfo
     count: strawberry.Private[Callable[[], Awaitable[int]]]
 

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from app.database import create_db_engine
+from app.engine import create_db_engine
 from app.settings import Settings
 from models import User
 

@@ -12,7 +12,7 @@ from graphql import (
 )
 from graphql.pyutils import Undefined
 
-from schema.schema import export_sdl
+from resolvers.schema import export_sdl
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT_SDL = ROOT / "tests" / "contract" / "schema.graphql"
@@ -21,7 +21,7 @@ CONTRACT_MD = ROOT.parent / "shared" / "CONTRACT.md"
 
 def test_committed_sdl_is_current() -> None:
     committed = (ROOT / "schema" / "schema.graphql").read_text()
-    assert committed == export_sdl(), "run `python -m schema` to refresh schema/schema.graphql"
+    assert committed == export_sdl(), "run `python -m resolvers` to refresh schema/schema.graphql"
 
 
 def test_contract_copy_matches_the_contract() -> None:

@@ -54,5 +54,7 @@ def test_listing_and_stats_show_only_own_tasks(
 def test_search_does_not_reach_other_users_tasks(
     client: TestClient, alice: Account, bobs_task: Any
 ) -> None:
+    create_task(client, alice, "alice's secret")
     response = client.get("/api/tasks", params={"q": "secret"}, headers=alice.headers)
-    assert response.json() == []
+    assert [task["title"] for task in response.json()] == ["alice's secret"]
+    assert response.headers["X-Total-Count"] == "1"

@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect
 from sqlmodel import SQLModel
 
-from app.database import include_in_autogenerate
 from app.main import create_app
 from app.security import hash_password
 from app.settings import Settings
-from models.types import UTCDateTime
+from models import include_in_autogenerate
+from models.utc import UTCDateTime
 from tests.conftest import BACKENDS, empty_postgres_database, migrate
 from tests.support import PASSWORD
 

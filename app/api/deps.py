@@ -42,8 +42,8 @@ async def get_viewer(
     _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> TokenClaims:
     """The claims of the request's access token, checked without the database: the services
-    check that its user still exists in the same unit of work as their own statements
-    (`accounts.as_user`). `bearer_scheme` is here for the OpenAPI document."""
+    check that its user still exists, in their own statements. The token is parsed as GraphQL
+    parses it (`accounts.access_claims`); `bearer_scheme` is here for the OpenAPI document."""
     settings = request.app.state.runtime.settings
     return accounts.access_claims(settings, request.headers.get("authorization"))
 

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from fastapi import Response
 
-from models.errors import ErrorBody, ValidationErrorBody
+from models.responses import ErrorBody, ValidationErrorBody
 
 _INTEGER_HEADER = {"schema": {"type": "integer"}}
 
@@ -21,7 +21,10 @@ _DOCS: dict[int, dict[str, Any]] = {
         },
     },
     404: {"model": ErrorBody, "description": "The task does not exist or is not yours"},
-    413: {"model": ErrorBody, "description": "Request body larger than the limit (1 MiB)"},
+    413: {
+        "model": ErrorBody,
+        "description": "Request body over the limit (setting MAX_BODY_BYTES)",
+    },
     429: {
         "model": ErrorBody,
         "description": (

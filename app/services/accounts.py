@@ -1,8 +1,10 @@
 """Accounts and tokens: signup, login, refresh rotation with reuse detection, logout.
 
-Signup and login are coroutines: bcrypt runs in the hasher's bounded threads and the database work
-in worker threads (`Database.run`), so neither stalls the event loop nor holds a connection while
-a hash runs. The other services are plain functions of a runner or session, run the same way.
+Both doors call the coroutines (`signup`, `signup_and_login`, `login`, `refresh`, `logout`, `me`),
+each with the runtime: bcrypt runs in the hasher's bounded threads and each piece of database work
+in a worker thread (the plain functions below, handed to `Database.run` or `Database.read`), so
+nothing stalls the event loop and no connection is held while a hash runs.
+
 A service run on a token's behalf refuses a user who no longer exists (`USER_GONE`), in its own
 statement where it can (`user_exists`), else with `require_user`.
 """
@@ -23,8 +25,8 @@ from app.settings import Settings
 from app.statements import Runner
 from app.throttle import Client
 from models.token import RefreshToken
-from models.types import utcnow
 from models.user import LoginRequest, SignupRequest, Tokens, User
+from models.utc import utcnow
 
 INVALID_CREDENTIALS = "Invalid credentials"
 EMAIL_TAKEN = "Email already registered"
@@ -93,6 +95,28 @@ async def login(*, runtime: Runtime, client: Client, credentials: LoginRequest) 
     return LoginResult(user=user, tokens=tokens)
 
 
+async def signup_and_login(*, runtime: Runtime, client: Client, data: SignupRequest) -> LoginResult:
+    """A new account, logged in at once (GraphQL's `signup` answers both)."""
+    user = await signup(runtime=runtime, client=client, data=data)
+    tokens = await runtime.db.run(issue_tokens, settings=runtime.settings, user_id=user.id)
+    return LoginResult(user=user, tokens=tokens)
+
+
+async def refresh(*, runtime: Runtime, refresh_token: str) -> Tokens:
+    """Rotate a refresh token: the old one is retired; replaying it revokes its whole chain."""
+    return await runtime.db.run(_rotate, settings=runtime.settings, refresh_token=refresh_token)
+
+
+async def logout(*, runtime: Runtime, user_id: uuid.UUID, refresh_token: str) -> None:
+    """Revoke the caller's refresh token. Revoking one that is already revoked changes nothing."""
+    await runtime.db.read(_revoke, user_id, settings=runtime.settings, refresh_token=refresh_token)
+
+
+async def me(*, runtime: Runtime, claims: TokenClaims) -> User:
+    """The account an access token speaks for, if it still exists."""
+    return await runtime.db.read(user_of, claims)
+
+
 def _access_token(settings: Settings, user_id: uuid.UUID) -> tuple[str, int]:
     """A fresh access token and its lifetime in seconds."""
     lifetime = timedelta(minutes=settings.access_token_minutes)
@@ -133,7 +157,7 @@ def issue_tokens(
     return Tokens(access_token=access_token, refresh_token=refresh_token, expires_in=expires_in)
 
 
-def refresh(session: Session, /, *, settings: Settings, refresh_token: str) -> Tokens:
+def _rotate(session: Session, /, *, settings: Settings, refresh_token: str) -> Tokens:
     """Retire `refresh_token` and issue its successor in the same chain.
 
     Retiring is one conditional UPDATE that names the successor, so of several concurrent
@@ -214,7 +238,7 @@ _REVOKE = (
 )
 
 
-def logout(
+def _revoke(
     runner: Runner, user_id: uuid.UUID, /, *, settings: Settings, refresh_token: str
 ) -> None:
     """Revoke the caller's refresh token. Revoking one that is already revoked changes nothing."""

@@ -36,13 +36,13 @@ from sqlalchemy import (
     update,
 )
 
-from app.database import unicode_lower
+from app.engine import unicode_lower
 from app.errors import AuthError, FieldError, InvalidInput, NotFound
 from app.services.accounts import USER_GONE, require_user, user_exists
 from app.services.cursors import decode_cursor, encode_cursor
 from app.statements import AnySelect, Runner
 from models.task import TASK_FIELDS, Task, TaskCreate, TaskFilter, TaskStats, TaskUpdate
-from models.types import UTCDateTime, utcnow
+from models.utc import UTCDateTime, utcnow
 
 TASK_NOT_FOUND = "Task not found"
 MAX_PAGE_SIZE = 500

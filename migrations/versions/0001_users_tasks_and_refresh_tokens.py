@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-import models.types
+import models.utc
 
 
 revision: str = '0001'
@@ -27,8 +27,8 @@ def upgrade() -> None:
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
-    sa.Column('created_at', models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', models.utc.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', models.utc.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('email')
     )
@@ -36,9 +36,9 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('user_id', sa.Uuid(), nullable=False),
     sa.Column('family_id', sa.Uuid(), nullable=False),
-    sa.Column('expires_at', models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', models.utc.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', models.utc.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', models.utc.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
@@ -52,8 +52,8 @@ def upgrade() -> None:
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('description', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
     sa.Column('completed', sa.Boolean(), nullable=False),
-    sa.Column('created_at', models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', models.utc.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', models.utc.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )

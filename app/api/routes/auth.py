@@ -6,7 +6,8 @@ from app.api.deps import ClientDep, RuntimeDep, Viewer
 from app.api.responses import errors
 from app.api.routing import OrjsonRoute
 from app.services import accounts
-from models.user import LoginRequest, Message, RefreshRequest, SignupRequest, Tokens, UserPublic
+from models.responses import Message
+from models.user import LoginRequest, RefreshRequest, SignupRequest, Tokens, UserPublic
 
 router = APIRouter(prefix="/auth", tags=["auth"], route_class=OrjsonRoute)
 
@@ -28,7 +29,8 @@ async def signup(data: SignupRequest, runtime: RuntimeDep, client: ClientDep) ->
 
 @router.post("/login", response_model=Tokens, responses=errors(400, 401, 413, 429))
 async def login(credentials: LoginRequest, runtime: RuntimeDep, client: ClientDep) -> Tokens:
-    """Exchange email and password for an access token (15 min) and a refresh token (7 days).
+    """Exchange email and password for a short-lived access token (`expires_in` seconds) and a
+    long-lived refresh token (settings ACCESS_TOKEN_MINUTES and REFRESH_TOKEN_DAYS).
 
     Failed attempts are throttled per email and per client address: past either limit every
     attempt, even with the right password, answers 429 with `Retry-After`. Successful and refused
@@ -41,24 +43,17 @@ async def login(credentials: LoginRequest, runtime: RuntimeDep, client: ClientDe
 @router.post("/refresh", response_model=Tokens, responses=errors(400, 401, 413))
 async def refresh(body: RefreshRequest, runtime: RuntimeDep) -> Tokens:
     """Rotate a refresh token: the old one is retired; replaying it revokes its whole chain."""
-    return await runtime.db.run(
-        accounts.refresh, settings=runtime.settings, refresh_token=body.refresh_token
-    )
+    return await accounts.refresh(runtime=runtime, refresh_token=body.refresh_token)
 
 
 @router.post("/logout", response_model=Message, responses=errors(400, 401, 413))
 async def logout(body: RefreshRequest, viewer: Viewer, runtime: RuntimeDep) -> Message:
     """Revoke the refresh token; it can no longer be refreshed."""
-    await runtime.db.read(
-        accounts.logout,
-        viewer.user_id,
-        settings=runtime.settings,
-        refresh_token=body.refresh_token,
-    )
+    await accounts.logout(runtime=runtime, user_id=viewer.user_id, refresh_token=body.refresh_token)
     return Message(message="Logged out successfully")
 
 
 @router.get("/me", response_model=UserPublic, responses=errors(401))
 async def me(viewer: Viewer, runtime: RuntimeDep) -> UserPublic:
     """The account the access token belongs to."""
-    return UserPublic.model_validate(await runtime.db.read(accounts.user_of, viewer))
+    return UserPublic.model_validate(await accounts.me(runtime=runtime, claims=viewer))

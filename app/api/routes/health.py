@@ -11,7 +11,7 @@ from app.api.deps import RuntimeDep
 from app.api.routing import OrjsonRoute
 from app.database import ping
 from app.errors import Unavailable
-from models.types import utcnow
+from models.utc import utcnow
 
 router = APIRouter(tags=["health"], route_class=OrjsonRoute)
 

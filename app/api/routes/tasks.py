@@ -11,11 +11,11 @@ from fastapi import APIRouter, Path, Query, Response, status
 from app.api.deps import DatabaseDep, Viewer
 from app.api.responses import TOTAL_COUNT_HEADER, errors, json_body
 from app.api.routing import OrjsonRoute
-from app.services import tasks
+from app.services import tasks as task_service
 from app.services.tasks import MAX_PAGE_SIZE, MAX_TASK_ID
+from models.responses import Message
 from models.task import TaskCreate, TaskFilter, TaskPublic, TaskStats, TaskUpdate
 from models.text import SearchText
-from models.user import Message
 
 router = APIRouter(prefix="/tasks", tags=["tasks"], route_class=OrjsonRoute)
 
@@ -38,7 +38,7 @@ async def list_tasks(
     """Incomplete tasks first, then newest first. `X-Total-Count` counts all that match."""
     task_filter = TaskFilter(completed=completed, search=q)
     found = await db.read(
-        tasks.list_tasks, viewer.user_id, task_filter=task_filter, limit=limit, offset=offset
+        task_service.list_tasks, viewer.user_id, task_filter=task_filter, limit=limit, offset=offset
     )
     return json_body(found.tasks, headers={"X-Total-Count": str(found.total)})
 
@@ -50,18 +50,18 @@ async def list_tasks(
     responses=errors(400, 401, 413),
 )
 async def create_task(data: TaskCreate, viewer: Viewer, db: DatabaseDep) -> Response:
-    task = await db.read(tasks.create_task, viewer.user_id, data=data)
+    task = await db.read(task_service.create_task, viewer.user_id, data=data)
     return json_body(task, status.HTTP_201_CREATED)
 
 
 @router.get("/stats", response_model=TaskStats, responses=errors(401))
 async def task_stats(viewer: Viewer, db: DatabaseDep) -> TaskStats:
-    return await db.read(tasks.task_stats, viewer.user_id)
+    return await db.read(task_service.task_stats, viewer.user_id)
 
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=errors(400, 401, 404))
 async def get_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Response:
-    return json_body(await db.read(tasks.get_task, viewer.user_id, task_id=task_id))
+    return json_body(await db.read(task_service.get_task, viewer.user_id, task_id=task_id))
 
 
 @router.put("/{task_id}", response_model=TaskPublic, responses=errors(400, 401, 404, 413))
@@ -69,7 +69,9 @@ async def update_task(
     task_id: TaskId, changes: TaskUpdate, viewer: Viewer, db: DatabaseDep
 ) -> Response:
     """Change any of title, description, completed; fields left out stay as they are."""
-    updated = await db.read(tasks.update_task, viewer.user_id, task_id=task_id, changes=changes)
+    updated = await db.read(
+        task_service.update_task, viewer.user_id, task_id=task_id, changes=changes
+    )
     return json_body(updated)
 
 
@@ -84,10 +86,10 @@ async def patch_task(
 @router.patch("/{task_id}/toggle", response_model=TaskPublic, responses=errors(400, 401, 404))
 async def toggle_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Response:
     """Flip `completed`."""
-    return json_body(await db.read(tasks.toggle_task, viewer.user_id, task_id=task_id))
+    return json_body(await db.read(task_service.toggle_task, viewer.user_id, task_id=task_id))
 
 
 @router.delete("/{task_id}", response_model=Message, responses=errors(400, 401, 404))
 async def delete_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Message:
-    await db.read(tasks.delete_task, viewer.user_id, task_id=task_id)
+    await db.read(task_service.delete_task, viewer.user_id, task_id=task_id)
     return Message(message="Task deleted successfully")

@@ -1,0 +1,92 @@
+"""The layout's rules: imports run one way, and each door stays in its own room."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("app", "models", "schema", "resolvers")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports() -> dict[str, set[str]]:
+    """Each module of the four packages, and the modules of those packages it imports."""
+    modules = {
+        _module_name(path): path for package in PACKAGES for path in (ROOT / package).rglob("*.py")
+    }
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [f"{node.module}.{alias.name}" for alias in node.names] + [node.module]
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                continue
+            found |= {target for target in targets if target in modules and target != name}
+        graph[name] = found
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle, if there is any (depth-first search)."""
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        if module in path:
+            return [*path[path.index(module) :], module]
+        if module in done:
+            return None
+        for imported in sorted(graph[module]):
+            if cycle := visit(imported, [*path, module]):
+                return cycle
+        done.add(module)
+        return None
+
+    for module in sorted(graph):
+        if cycle := visit(module, []):
+            return cycle
+    return None
+
+
+def test_no_module_imports_one_that_imports_it_back() -> None:
+    cycle = _cycle(_imports())
+    assert cycle is None, " -> ".join(cycle or [])
+
+
+def test_packages_depend_one_way_but_for_the_app_factory() -> None:
+    """resolvers -> schema -> app -> models; `app.main` alone mounts both doors."""
+    packages: dict[str, set[str]] = {package: set() for package in PACKAGES}
+    for module, imported_modules in _imports().items():
+        if module != "app.main":
+            packages[module.split(".")[0]] |= {m.split(".")[0] for m in imported_modules}
+    for package in packages:
+        packages[package].discard(package)
+    cycle = _cycle(packages)
+    assert cycle is None, " -> ".join(cycle or [])
+
+
+@pytest.mark.parametrize(
+    ("importer", "forbidden"),
+    [
+        ("app.api", ("schema", "resolvers")),  # the REST door knows nothing of GraphQL's
+        ("app.services", ("app.api", "schema", "resolvers")),  # services know no door
+        ("schema", ("resolvers",)),  # types, no resolvers
+        ("models", ("app", "schema", "resolvers")),
+    ],
+)
+def test_a_room_does_not_reach_into_another(importer: str, forbidden: tuple[str, ...]) -> None:
+    reaching = {
+        f"{module} -> {imported}"
+        for module, imported_modules in _imports().items()
+        if module == importer or module.startswith(f"{importer}.")
+        for imported in imported_modules
+        if any(imported == room or imported.startswith(f"{room}.") for room in forbidden)
+    }
+    assert not reaching
