@@ -45,7 +45,7 @@ bench: install
 
 # Five minutes of mixed load on two workers, then a consistency check (see README, Reliability).
 soak: install
-	$(BIN)/python -m bench.soak
+	$(BIN)/python -m tests.reliability.soak
 
 lint: install
 	$(BIN)/ruff check .

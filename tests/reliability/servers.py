@@ -192,10 +192,10 @@ def uvicorn_server(
     raise RuntimeError("could not bind a server port in three attempts")
 
 
-def admin_url() -> str:
-    """The psycopg2 URL of the shared PostgreSQL named by TEST_DATABASE_URL."""
+def admin_url(url: str | None = None) -> str:
+    """The psycopg2 URL of the shared PostgreSQL named by `url` (default: TEST_DATABASE_URL)."""
     return Settings(
-        database_url=os.environ["TEST_DATABASE_URL"], jwt_secret=TEST_SECRET
+        database_url=url or os.environ["TEST_DATABASE_URL"], jwt_secret=TEST_SECRET
     ).database_url
 
 
