@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from app.services.cursors import encode_cursor
 from app.services.tasks import LISTING_ORDER
 from bench.wrk import Request
+from models import Task
 
 PASSWORD = "Bench-Passw0rd"
 LIST_TASKS, LIST_COMPLETED = 50, 10
@@ -39,16 +40,7 @@ PG4_BATCH = [
       orderBy: [COMPLETED_ASC, CREATED_AT_DESC, ID_DESC]) { nodes { id title completed } } }""",
 ]
 
-_tasks = sa.table(
-    "tasks",
-    sa.column("id", sa.Integer()),
-    sa.column("user_id", sa.Uuid()),
-    sa.column("title", sa.String()),
-    sa.column("description", sa.String()),
-    sa.column("completed", sa.Boolean()),
-    sa.column("created_at", sa.DateTime(timezone=True)),
-    sa.column("updated_at", sa.DateTime(timezone=True)),
-)
+_tasks = Task.metadata.tables[Task.__tablename__]  # the floor and the tutorial app share it
 
 
 @dataclass(frozen=True)
