@@ -217,6 +217,14 @@ def test_logout_revokes_the_refresh_token(client: TestClient, alice: Account) ->
     assert refreshed.status_code == 401
 
 
+def test_logging_out_twice_answers_200_both_times(client: TestClient, alice: Account) -> None:
+    body = {"refresh_token": alice.refresh_token}
+    first = client.post("/api/auth/logout", json=body, headers=alice.headers)
+    again = client.post("/api/auth/logout", json=body, headers=alice.headers)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json() == {"message": "Logged out successfully"}
+
+
 def test_logout_needs_an_access_token(client: TestClient, alice: Account) -> None:
     response = client.post("/api/auth/logout", json={"refresh_token": alice.refresh_token})
     assert response.status_code == 401

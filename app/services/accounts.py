@@ -235,18 +235,20 @@ _REVOKE = (
     update(_refresh_tokens)
     .where(_refresh_tokens.c.id == bindparam("token_id"), _refresh_tokens.c.revoked_at.is_(None))
     .values(revoked_at=bindparam("now"))
+    .returning(_refresh_tokens.c.id)
 )
 
 
 def _revoke(
     runner: Runner, user_id: uuid.UUID, /, *, settings: Settings, refresh_token: str
 ) -> None:
-    """Revoke the caller's refresh token. Revoking one that is already revoked changes nothing."""
+    """One UPDATE; only when it revoked nothing (already revoked, or the user is gone, taking
+    their tokens with them) is the user looked up."""
     claims = decode_token(refresh_token, key=settings.signing_key, expected_type="refresh")
     if claims.user_id != user_id:
         raise AuthError(INVALID_REFRESH_TOKEN)
-    require_user(runner, user_id)
-    runner.all(_REVOKE, {"token_id": claims.token_id, "now": utcnow()})
+    if runner.first(_REVOKE, {"token_id": claims.token_id, "now": utcnow()}) is None:
+        require_user(runner, user_id)
 
 
 _users = User.metadata.tables[User.__tablename__]
