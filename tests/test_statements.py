@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import bindparam, func, insert, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InvalidRequestError
 
 from app.database import Database
 from app.statements import Runner
@@ -45,7 +45,9 @@ def test_a_refused_write_raises_sqlalchemys_error_and_the_connection_goes_on(
 
 
 def test_a_statement_missing_a_value_is_refused_before_it_runs(runner: Runner) -> None:
-    with pytest.raises(Exception, match="user_id"):
+    with pytest.raises(
+        InvalidRequestError, match="A value is required for bind parameter 'user_id'"
+    ):
         runner.all(_INSERT, {})
 
 
