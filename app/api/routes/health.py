@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlmodel import SQLModel
 
-from app.api.deps import RuntimeDep
+from app.api.deps import DatabaseDep
 from app.api.routing import OrjsonRoute
 from app.database import ping
 from app.errors import Unavailable
@@ -34,9 +34,9 @@ class Unhealthy(SQLModel):
     response_model=Health,
     responses={503: {"model": Unhealthy, "description": "The database cannot be reached"}},
 )
-async def health(runtime: RuntimeDep) -> Health | JSONResponse:
+async def health(db: DatabaseDep) -> Health | JSONResponse:
     try:
-        await runtime.db.read(ping)
+        await db.read(ping)
     except Unavailable:
         body = Unhealthy(
             status="unhealthy",
