@@ -91,13 +91,16 @@ async def login(*, runtime: Runtime, client: Client, credentials: LoginRequest) 
         raise AuthError(INVALID_CREDENTIALS)
     assert user is not None  # verify() is False without a hash
     await to_thread.run_sync(throttles.give_back_login, email, address)
-    tokens = await runtime.db.run(issue_tokens, settings=runtime.settings, user_id=user.id)
-    return LoginResult(user=user, tokens=tokens)
+    return await _logged_in(runtime, user)
 
 
 async def signup_and_login(*, runtime: Runtime, client: Client, data: SignupRequest) -> LoginResult:
     """A new account, logged in at once (GraphQL's `signup` answers both)."""
-    user = await signup(runtime=runtime, client=client, data=data)
+    return await _logged_in(runtime, await signup(runtime=runtime, client=client, data=data))
+
+
+async def _logged_in(runtime: Runtime, user: User) -> LoginResult:
+    """`user` with a fresh pair of tokens (a new refresh chain)."""
     tokens = await runtime.db.run(issue_tokens, settings=runtime.settings, user_id=user.id)
     return LoginResult(user=user, tokens=tokens)
 
