@@ -41,6 +41,8 @@ test: install
 
 # Load benchmark against the peers in ../shared/peers and PostGraphile 4 (see bench/README.md).
 bench: install
+	@command -v wrk >/dev/null || apt-get install -y -q wrk || \
+		(apt-get update -q && apt-get install -y -q wrk)
 	$(BIN)/python -m bench
 
 # Five minutes of mixed load on two workers, then a consistency check (see README, Reliability).

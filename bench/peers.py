@@ -6,7 +6,6 @@ Servers start through the reliability tests' helpers, so the bench and the tests
 """
 
 import contextlib
-import os
 import shutil
 import subprocess
 import time
@@ -21,14 +20,19 @@ from tests.reliability.servers import (
     SERVER_PORTS,
     free_port,
     fresh_database,
-    server_env,
+    production_env,
     stop_process,
     uvicorn_server,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-PEERS = ROOT.parent / "shared" / "peers"
-BENCH = ROOT / "bench"
+BENCH = Path(__file__).resolve().parent
+PEERS = BENCH.parent.parent / "shared" / "peers"
+APPS = {
+    "service": ("app.main:create_app", "--factory"),
+    "floor": ("floor_app:app", "--app-dir", str(PEERS)),
+    "naive": ("naive_app:app", "--app-dir", str(PEERS)),
+}
+UNLIMITED = "1000000000"
 
 
 @dataclass(frozen=True)
@@ -39,75 +43,51 @@ class System:
     database_url: str
 
 
-def service_env(database_url: str, secret: str, bcrypt_rounds: int) -> dict[str, str]:
-    return server_env(
-        database_url,
-        ENVIRONMENT="production",
-        JWT_SECRET=secret,
-        BCRYPT_ROUNDS=str(bcrypt_rounds),
-        ACCESS_TOKEN_MINUTES="120",  # the seeded tokens outlive the run
-        LOGIN_MAX_FAILURES="1000000000",
-        LOGIN_MAX_FAILURES_PER_ADDRESS="1000000000",
-        SIGNUP_MAX_PER_ADDRESS="1000000000",
-        REQUEST_BODY_TIMEOUT="15",
-        POOL_SIZE="10",  # the default (the floor's pool is 10 too)
-    )
-
-
 @contextlib.contextmanager
 def uvicorn_system(
-    name: str, admin_url: str, logs: Path, secret: str, bcrypt_rounds: int, workers: int
+    name: str, admin_url: str, logs: Path, secret: str, bcrypt_rounds: int, workers: int = 1
 ) -> Iterator[System]:
-    """`name` is "service", "floor" or "naive"; the peers create their own tables."""
-    app = {
-        "service": ("app.main:create_app", "--factory"),
-        "floor": ("floor_app:app", "--app-dir", str(PEERS)),
-        "naive": ("naive_app:app", "--app-dir", str(PEERS)),
-    }[name]
+    """`name` is a key of APPS; the peers create their own tables."""
     with fresh_database(admin_url, f"bench_{name}", migrated=name == "service") as url:
-        env = service_env(url, secret, bcrypt_rounds)
-        with uvicorn_server(env, logs, workers=workers, app=app) as server:
-            yield System(name, server.url, server.process.pid, url)
+        env = production_env(
+            url, JWT_SECRET=secret, BCRYPT_ROUNDS=str(bcrypt_rounds), LOGIN_MAX_FAILURES=UNLIMITED,
+            LOGIN_MAX_FAILURES_PER_ADDRESS=UNLIMITED, SIGNUP_MAX_PER_ADDRESS=UNLIMITED,
+        )  # fmt: skip
+        with uvicorn_server(env, logs, workers=workers, app=APPS[name]) as server:
+            label = name if workers == 1 else f"{name}-{workers}w"
+            yield System(label, server.url, server.process.pid, url)
 
 
 def ensure_postgraphile() -> Path | None:
     """PostGraphile's binary from bench/package-lock.json (`npm ci` on first use); None without
     npm, in which case GraphQL is measured against our own REST list instead."""
     binary = BENCH / "node_modules" / ".bin" / "postgraphile"
-    if binary.exists():
-        return binary
-    npm = shutil.which("npm")
-    if npm is None:
-        return None
-    print("installing PostGraphile 4 with npm ci (bench/package-lock.json)", flush=True)
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=BENCH, check=True)
-    return binary
+    if not binary.exists() and (npm := shutil.which("npm")) is not None:
+        print("installing PostGraphile 4 with npm ci (bench/package-lock.json)", flush=True)
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=BENCH, check=True)
+    return binary if binary.exists() else None
 
 
 @contextlib.contextmanager
 def postgraphile(binary: Path, database_url: str, logs: Path) -> Iterator[System]:
     """PostGraphile 4 on Todo API's database: the same tables, its generated schema, batching on."""
     port = free_port(SERVER_PORTS)
-    url = database_url.replace("postgresql+psycopg2://", "postgresql://")
     command = [
-        str(binary), "--connection", url, "--host", HOST, "--port", str(port),
-        "--disable-query-log", "--enable-query-batching", "--simple-collections", "both",
+        str(binary), "--connection", database_url.replace("+psycopg2", ""), "--host", HOST,
+        "--port", str(port), "--disable-query-log", "--enable-query-batching",
+        "--simple-collections", "both",
     ]  # fmt: skip
     with (logs / "postgraphile.log").open("wb") as log:
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ
-        )
-    base = f"http://{HOST}:{port}"
+        process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+    system = System("postgraphile", f"http://{HOST}:{port}", process.pid, database_url)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        for _ in range(150):
             with contextlib.suppress(httpx.HTTPError):
-                answer = httpx.post(f"{base}/graphql", json={"query": "{ __typename }"}, timeout=2)
-                if answer.status_code == 200:
+                if httpx.post(f"{system.url}/graphql", json={"query": "{ __typename }"}).is_success:
                     break
             time.sleep(0.2)
         else:
-            raise RuntimeError("PostGraphile did not start; see postgraphile.log")
-        yield System("postgraphile", base, process.pid, database_url)
+            raise RuntimeError("PostGraphile did not start in 30 s; see postgraphile.log")
+        yield system
     finally:
         stop_process(process)

@@ -1,17 +1,17 @@
 """What the bench sends: the accounts and tasks it seeds through each system's own API, and one
 request per scenario, each checked once before it gets any load."""
 
-import base64
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
+import jwt
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
 
-from app.services.cursors import encode_cursor
-from app.services.tasks import LISTING_ORDER
 from bench.wrk import Request
 from models import Task
 
@@ -25,7 +25,7 @@ GQL_BATCH = [
     {"query": "query { taskStats { total completed pending } }"},
     {"query": "query { tasks(first: 20) { nodes { id title completed } } }"},
 ]
-GQL_PAGE = """query ($after: String) { tasks(first: 50, after: $after) {
+GQL_PAGE = """query ($after: String, $first: Int = 50) { tasks(first: $first, after: $after) {
   nodes { id title completed } pageInfo { hasNextPage endCursor } } }"""
 # PostGraphile's generated schema for the same reads (it has no authentication: the user's id is
 # a variable); batching is its --enable-query-batching.
@@ -47,68 +47,57 @@ _tasks = Task.metadata.tables[Task.__tablename__]  # the floor and the tutorial 
 class Account:
     email: str
     user_id: uuid.UUID
-    token: str
-
-    @property
-    def bearer(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+    bearer: dict[str, str]
 
 
 def account(client: httpx.Client, label: str) -> Account:
     email = f"{label}@bench.example"
-    client.post(
-        "/api/auth/signup", json={"email": email, "name": label.title(), "password": PASSWORD}
-    )
-    tokens = client.post("/api/auth/login", json={"email": email, "password": PASSWORD}).json()
-    claims = orjson.loads(_b64(tokens["access_token"].split(".")[1]))
-    return Account(email, uuid.UUID(claims["sub"]), tokens["access_token"])
+    client.post("/api/auth/signup", json={"email": email, "name": label, "password": PASSWORD})
+    login = client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+    token = login.json()["access_token"]
+    user_id = uuid.UUID(jwt.decode(token, options={"verify_signature": False})["sub"])
+    return Account(email, user_id, {"Authorization": f"Bearer {token}"})
 
 
-def _b64(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+def write(database_url: str, statement: sa.Executable, rows: Any = None) -> None:
+    """For what the API cannot do: the floor and the tutorial app have no toggle, and 10,000
+    tasks through HTTP would take minutes."""
+    engine = sa.create_engine(database_url, poolclass=NullPool)
+    with engine.begin() as connection:
+        connection.execute(statement, rows)
 
 
 def seed_list(client: httpx.Client, lister: Account, database_url: str) -> None:
     """The lister's 50 tasks through the API; 10 of them completed."""
-    ids = [
-        client.post("/api/tasks", json={"title": f"task {n}"}, headers=lister.bearer).json()["id"]
+    created = [
+        client.post("/api/tasks", json={"title": f"task {n}"}, headers=lister.bearer)
         for n in range(LIST_TASKS)
     ]
-    engine = sa.create_engine(database_url)
-    with engine.begin() as connection:  # the floor and the tutorial app have no toggle route
-        connection.execute(
-            sa.update(_tasks).where(_tasks.c.id.in_(ids[:LIST_COMPLETED])).values(completed=True)
-        )
-    engine.dispose()
+    done = [answer.json()["id"] for answer in created[:LIST_COMPLETED]]
+    write(database_url, sa.update(_tasks).where(_tasks.c.id.in_(done)).values(completed=True))
 
 
-def bulk_tasks(database_url: str, user_id: uuid.UUID, count: int) -> None:
-    """`count` tasks of one user straight into the table, then ANALYZE-equivalent statistics."""
-    engine = sa.create_engine(database_url)
+def seed_deep(client: httpx.Client, deep: Account, database_url: str) -> tuple[str, int]:
+    """DEEP_TASKS tasks for `deep`; the cursor the service gives after task DEEP_START - 1 (paged
+    to through GraphQL) and the id of the task after it."""
+    now = sa.func.now()
     rows = [
-        {"user_id": user_id, "title": f"bulk {n}", "description": "", "completed": n % 5 == 0}
-        for n in range(count)
+        {"user_id": deep.user_id, "title": f"bulk {n}", "description": "", "completed": n % 5 == 0}
+        for n in range(DEEP_TASKS)
     ]
-    with engine.begin() as connection:
-        now = sa.func.now()
-        connection.execute(sa.insert(_tasks).values(created_at=now, updated_at=now), rows)
-    engine.dispose()
+    write(database_url, sa.insert(_tasks).values(created_at=now, updated_at=now), rows)
+    after: str | None = None
+    seen = 0
+    while seen < DEEP_START - 1:
+        page = _page(client, deep, min(500, DEEP_START - 1 - seen), after)
+        after, seen = page["pageInfo"]["endCursor"], seen + len(page["nodes"])
+    assert after is not None
+    return after, _page(client, deep, 1, after)["nodes"][0]["id"]
 
 
-def deep_cursor(database_url: str, user: Account, secret: str) -> tuple[str, int]:
-    """The cursor the service would give after task DEEP_START - 1, and the id of the next task."""
-    engine = sa.create_engine(database_url)
-    columns = (_tasks.c.id, _tasks.c.completed, _tasks.c.created_at)
-    with engine.connect() as connection:
-        before, after = connection.execute(
-            sa.select(*columns)
-            .where(_tasks.c.user_id == user.user_id)
-            .order_by(*LISTING_ORDER)
-            .offset(DEEP_START - 2)
-            .limit(2)
-        ).all()
-    engine.dispose()
-    return encode_cursor(before._asdict(), user.user_id, secret), after.id
+def _page(client: httpx.Client, user: Account, first: int, after: str | None) -> Any:
+    query = {"query": GQL_PAGE, "variables": {"first": first, "after": after}}
+    return client.post("/graphql", json=query, headers=user.bearer).json()["data"]["tasks"]
 
 
 @dataclass(frozen=True)
@@ -116,31 +105,66 @@ class Scenario:
     name: str
     system: str
     request: Request
-    check: Callable[[httpx.Response], str | None]
+    check: Callable[[httpx.Response], bool]  # of the one answer sent before the load
     storm: Request | None = None  # sent at the same time by a second wrk
     logins: bool = False  # queued logins outlast wrk: let them finish before measuring on
     writes: bool = False  # adds rows: refresh the planner's statistics after it
 
 
-def _json(path: str, account: Account, body: object, graphql: bool = True) -> Request:
+def post(path: str, account: Account, body: object, graphql: bool = True) -> Request:
     headers = {**account.bearer, "Content-Type": "application/json"}
     return Request("POST", path, headers, orjson.dumps(body).decode(), graphql=graphql)
 
 
-def expect(
-    status: int, test: Callable[[object], bool] = lambda _: True
-) -> Callable[..., str | None]:
-    def check(response: httpx.Response) -> str | None:
-        if response.status_code != status or not test(response.json()):
-            return f"status {response.status_code}: {response.text[:200]}"
-        return None
-
-    return check
+def expect(status: int, test: Callable[[Any], bool] = lambda _: True) -> Callable[..., bool]:
+    return lambda response: response.status_code == status and test(response.json())
 
 
-def _nodes(count: int, first_id: int | None = None) -> Callable[[object], bool]:
-    def test(body: object) -> bool:
-        nodes = body["data"]["tasks"]["nodes"]  # type: ignore[index]
-        return len(nodes) == count and (first_id is None or nodes[0]["id"] == first_id)
+def nodes(count: int, first_id: int | None = None) -> Callable[[Any], bool]:
+    def test(body: Any) -> bool:
+        found = body["data"]["tasks"]["nodes"]
+        return len(found) == count and first_id in (None, found[0]["id"])
 
     return test
+
+
+def rest(name: str, lister: Account, creator: Account) -> list[Scenario]:
+    """rest_list and rest_create, for any of the three uvicorn systems."""
+    listing = Request("GET", "/api/tasks", lister.bearer)
+    body = {"title": "bench task", "description": "created under load"}
+    create = post("/api/tasks", creator, body, graphql=False)
+    return [
+        Scenario("rest_list", name, listing, expect(200, lambda body: len(body) == LIST_TASKS)),
+        Scenario("rest_create", name, create, expect(201), writes=True),
+    ]
+
+
+def service(
+    lister: Account, deep: Account, login: Account, cursor: tuple[str, int]
+) -> list[Scenario]:
+    """The service's GraphQL reads, its paging from the top and from deep down, and logins."""
+    after, next_id = cursor
+    deep_page = {"query": GQL_PAGE, "variables": {"after": after}}
+    credentials = {"email": login.email, "password": PASSWORD}
+    logins = post("/api/auth/login", login, credentials, graphql=False)
+    listing = Request("GET", "/api/tasks", lister.bearer)
+    fifty, deep_check = expect(200, nodes(50)), expect(200, nodes(50, next_id))
+    return [
+        Scenario("gql_list", "service", post("/graphql", lister, {"query": GQL_LIST}), fifty),
+        Scenario("gql_batch", "service", post("/graphql", lister, GQL_BATCH), expect(200)),
+        Scenario("first_page", "service", post("/graphql", deep, {"query": GQL_PAGE}), fifty),
+        Scenario("deep_page", "service", post("/graphql", deep, deep_page), deep_check),
+        Scenario("login", "service", logins, expect(200), logins=True),
+        Scenario("list_under_login", "service", listing, expect(200), storm=logins, logins=True),
+    ]  # fmt: skip
+
+
+def postgraphile(lister: Account) -> list[Scenario]:
+    user = {"u": str(lister.user_id)}
+    fifty = expect(200, lambda body: len(body["data"]["allTasks"]["nodes"]) == 50)
+    listing = post("/graphql", lister, {"query": PG4_LIST, "variables": user})
+    batch = post("/graphql", lister, [{"query": query, "variables": user} for query in PG4_BATCH])
+    return [
+        Scenario("gql_list", "postgraphile", listing, fifty),
+        Scenario("gql_batch", "postgraphile", batch, expect(200)),
+    ]

@@ -8,6 +8,7 @@ PostgreSQL 55400-55499) and all traffic stays on 127.0.0.1.
 import contextlib
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -105,6 +106,22 @@ def server_env(database_url: str, **overrides: str) -> dict[str, str]:
     )
     env.update(overrides)
     return env
+
+
+def production_env(database_url: str, **overrides: str) -> dict[str, str]:
+    """A production server for load (the bench, the soak): server_env's short test values put
+    back to the defaults, a fresh secret, and access tokens that outlive the run."""
+    return server_env(
+        database_url,
+        **{
+            "ENVIRONMENT": "production",
+            "JWT_SECRET": secrets.token_urlsafe(48),
+            "ACCESS_TOKEN_MINUTES": "120",
+            "POOL_SIZE": "10",
+            "REQUEST_BODY_TIMEOUT": "15",
+            **overrides,
+        },
+    )
 
 
 def _wait_ready(server: Server, deadline: float) -> None:

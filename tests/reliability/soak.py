@@ -1,25 +1,15 @@
-"""Soak: minutes of mixed REST and GraphQL load on two workers over PostgreSQL, then a check.
-
-    python -m tests.reliability.soak [--duration 300] [--connections 32] [--users 8]
-        [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
-
-servers.py makes a fresh database on the `--admin-url` server (env SOAK_ADMIN_URL) and serves it
-with `uvicorn --workers 2` in production mode, removing both however the run ends. `--users`
-accounts on `--connections` clients create, read, list, page, update, toggle and delete tasks over
-REST and GraphQL (a batch too), refresh tokens and ask for health; every answer is recorded. Then
-the database must hold exactly the acknowledged tasks not acknowledged deleted, each with the
-`completed` parity of its acknowledged toggles and an acknowledged title, and each user's GraphQL
-pages and REST stats must show exactly their stored rows. Prints counts, latencies and answers;
-exits 1 on any 5xx (or GraphQL INTERNAL_SERVER_ERROR / SERVICE_UNAVAILABLE), unanswered request,
-answer a correct client would not expect, or failed check. Not a pytest module (`make soak`).
-"""
+"""Soak (`make soak`, not a pytest module): minutes of mixed REST and GraphQL load from several
+users on a production server with two workers over PostgreSQL; then the database must hold exactly
+the acknowledged tasks not acknowledged deleted (owner, an acknowledged title, the parity of the
+acknowledged toggles), and each user's GraphQL pages and REST stats exactly their stored rows.
+Exits 1 on any 5xx or GraphQL INTERNAL_SERVER_ERROR / SERVICE_UNAVAILABLE, unanswered request,
+answer a correct client would not expect, or failed check."""
 
 import argparse
 import asyncio
 import functools
 import os
 import random
-import secrets
 import signal
 import sys
 import tempfile
@@ -31,16 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from tests.reliability.servers import admin_url, fresh_database, server_env, uvicorn_server
+from models import Task, User
+from tests.reliability.servers import admin_url, fresh_database, production_env, uvicorn_server
 
-WORKERS = 2
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"  # may create and drop databases
 PASSWORD = "Soak-Passw0rd"
-TIMEOUT = httpx.Timeout(30.0)
 BAD_GRAPHQL_CODES = {"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE"}
 # Operation: weight. Creates outweigh deletes, so every user keeps some tasks.
 MIX = {
@@ -57,7 +44,6 @@ CREATE = "mutation ($t: String!) { createTask(input: {title: $t}) { id } }"
 TOGGLE = "mutation ($id: Int!) { toggleTask(id: $id) { id completed } }"
 DELETE = "mutation ($id: Int!) { deleteTask(id: $id) }"
 BATCH = [{"query": "{ taskStats { total completed pending } }"}, {"query": "{ me { id } }"}]
-STORED = "SELECT t.id, t.title, t.completed, u.email FROM tasks t JOIN users u ON u.id = t.user_id"
 log = functools.partial(print, flush=True)
 
 
@@ -89,8 +75,7 @@ class Client:
     known: list[int]  # the user's recent task ids, shared by the user's clients
     ledger: Ledger
     rng: random.Random
-    access: str = ""
-    refresh: str = ""
+    tokens: dict[str, str] = field(default_factory=dict)
 
     async def call(
         self, op: str, method: str, path: str, expected: int = 200, *, missing_ok: bool = False,
@@ -98,7 +83,7 @@ class Client:
     ) -> httpx.Response | None:  # fmt: skip
         """The answer if its status is `expected`; otherwise None, and a failure unless it is a
         404 that `missing_ok` allows (another client deleted the task)."""
-        headers = {"Authorization": f"Bearer {self.access}"} if self.access else {}
+        headers = {"Authorization": f"Bearer {self.tokens['access_token']}"} if self.tokens else {}
         started = time.monotonic()
         try:
             response = await self.http.request(method, path, headers=headers, **kwargs)
@@ -134,22 +119,17 @@ class Client:
             self.ledger.failures.append(f"{op}: GraphQL errors {codes}: {str(body)[:200]}")
         return None if codes else body
 
-    async def authenticate(self, op: str, path: str, body: dict[str, str]) -> bool:
-        """POST a login or a token refresh; keep the tokens of a success."""
-        if (response := await self.call(op, "POST", path, json=body)) is None:
-            return False
-        tokens = response.json()
-        self.access, self.refresh = tokens["access_token"], tokens["refresh_token"]
-        return True
-
     async def login(self, signup: bool = False) -> None:
         """Sign the user up first if asked, then log in; raise if either is refused."""
         credentials = {"email": self.email, "password": PASSWORD}
         new = {**credentials, "name": "Soak"}
         if signup and not await self.call("rest.signup", "POST", "/api/auth/signup", 201, json=new):
             raise RuntimeError(f"signup failed: {self.ledger.failures[-1]}")
-        if not await self.authenticate("rest.login", "/api/auth/login", credentials):
+        if not (
+            answer := await self.call("rest.login", "POST", "/api/auth/login", json=credentials)
+        ):
             raise RuntimeError(f"login failed: {self.ledger.failures[-1]}")
+        self.tokens = answer.json()
 
     def remember(self, task_id: int, title: str) -> None:
         self.ledger.owner[task_id] = self.email
@@ -170,7 +150,9 @@ class Client:
         elif op in {"rest.stats", "rest.health"}:
             await self.call(op, "GET", "/api/tasks/stats" if op == "rest.stats" else "/api/health")
         elif op == "rest.refresh":
-            await self.authenticate(op, "/api/auth/refresh", {"refresh_token": self.refresh})
+            refresh = {"refresh_token": self.tokens["refresh_token"]}
+            if answer := await self.call(op, "POST", "/api/auth/refresh", json=refresh):
+                self.tokens = answer.json()
         elif op == "graphql.tasks":
             first = await self.graphql(op, PAGE, {"first": 20})
             if first and (after := first["data"]["tasks"]["pageInfo"]["endCursor"]):
@@ -208,7 +190,7 @@ async def load(base: str, args: argparse.Namespace, ledger: Ledger) -> float:
     rng = random.Random(1)  # noqa: S311 (a request mix, not a secret)
     users = {f"soak-{i}-{uuid.uuid4().hex[:8]}@example.com": list[int]() for i in range(args.users)}
     limits = httpx.Limits(max_connections=args.connections, max_keepalive_connections=None)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=TIMEOUT) as http:
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
         clients = [
             Client(http, email, users[email], ledger, random.Random(rng.random()))  # noqa: S311
             for email in (list(users)[i % len(users)] for i in range(args.connections))
@@ -225,29 +207,31 @@ async def load(base: str, args: argparse.Namespace, ledger: Ledger) -> float:
         return time.monotonic() - started
 
 
-async def seen_by(http: httpx.AsyncClient, email: str) -> tuple[set[int], dict[str, int]]:
+async def seen_by(client: Client) -> tuple[set[int], dict[str, int]]:
     """The ids of a user's tasks paged through GraphQL 100 at a time, and the user's REST stats."""
-    login = await http.post("/api/auth/login", json={"email": email, "password": PASSWORD})
-    headers = {"Authorization": f"Bearer {login.raise_for_status().json()['access_token']}"}
+    await client.login()
     ids: set[int] = set()
     variables: dict[str, Any] = {"first": 100}
     for _ in range(10_000):  # bounded: a million tasks
-        answer = await http.post(
-            "/graphql", json={"query": PAGE, "variables": variables}, headers=headers
-        )
-        page = answer.json()["data"]["tasks"]
+        if (answer := await client.graphql("check", PAGE, variables)) is None:
+            raise RuntimeError(f"paging failed: {client.ledger.failures[-1]}")
+        page = answer["data"]["tasks"]
         ids.update(node["id"] for node in page["nodes"])
         if not page["pageInfo"]["hasNextPage"]:
             break
         variables["after"] = page["pageInfo"]["endCursor"]
-    stats = await http.get("/api/tasks/stats", headers=headers)
-    return ids, stats.raise_for_status().json()
+    stats = await client.call("check", "GET", "/api/tasks/stats")
+    if stats is None:
+        raise RuntimeError(f"stats failed: {client.ledger.failures[-1]}")
+    return ids, stats.json()
 
 
 async def check(base: str, database_url: str, ledger: Ledger) -> list[str]:
     """What differs between the database (and what each user sees) and what was acknowledged."""
-    with create_engine(database_url, poolclass=NullPool).connect() as connection:
-        stored = {row[0]: row[1:] for row in connection.execute(text(STORED))}
+    tasks, users = (Task.metadata.tables[model.__tablename__] for model in (Task, User))
+    query = sa.select(tasks.c.id, tasks.c.title, tasks.c.completed, users.c.email).join(users)
+    with sa.create_engine(database_url, poolclass=NullPool).connect() as connection:
+        stored = {row[0]: row[1:] for row in connection.execute(query)}
     expected = set(ledger.owner) - ledger.deleted
     problems = [
         f"{len(ids)} {what}, e.g. {sorted(ids)[:10]}"
@@ -260,16 +244,17 @@ async def check(base: str, database_url: str, ledger: Ledger) -> list[str]:
     ]
     for task_id in sorted(expected & set(stored)):
         title, completed, email = stored[task_id]
-        toggles = ledger.toggles[task_id]
         if email != ledger.owner[task_id]:
             problems.append(f"task {task_id} belongs to {email}, not {ledger.owner[task_id]}")
-        if completed != (toggles % 2 == 1):
-            problems.append(f"task {task_id}: completed={completed} after {toggles} toggles")
+        if completed != (ledger.toggles[task_id] % 2 == 1):
+            problems.append(
+                f"task {task_id}: completed={completed}, {ledger.toggles[task_id]} toggles"
+            )
         if title not in ledger.titles[task_id]:
             problems.append(f"task {task_id}: title {title!r} was never acknowledged")
-    async with httpx.AsyncClient(base_url=base, timeout=TIMEOUT) as http:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         for email in sorted(set(ledger.owner.values())):
-            seen, stats = await seen_by(http, email)
+            seen, stats = await seen_by(Client(http, email, [], Ledger(), random.Random()))  # noqa: S311
             mine = {task_id for task_id, row in stored.items() if row[2] == email}
             done = sum(1 for task_id in mine if stored[task_id][1])
             if seen != mine:
@@ -279,68 +264,61 @@ async def check(base: str, database_url: str, ledger: Ledger) -> list[str]:
     return problems
 
 
-def listing(counts: Counter[str]) -> str:
-    return ", ".join(f"{key}: {value}" for key, value in sorted(counts.items())) or "none"
-
-
 def report(ledger: Ledger, seconds: float, problems: list[str]) -> bool:
     """Print the numbers; True when the run passed."""
-    statuses, codes, requests = ledger.statuses, ledger.codes, ledger.statuses.total()
+
+    def listing(counts: Counter[str]) -> str:
+        return ", ".join(f"{key}: {value}" for key, value in sorted(counts.items())) or "none"
+
+    statuses, requests = ledger.statuses, ledger.statuses.total()
     server_errors = sum(n for status, n in statuses.items() if status.startswith("5"))
-    server_errors += sum(codes[code] for code in BAD_GRAPHQL_CODES)
+    server_errors += sum(ledger.codes[code] for code in BAD_GRAPHQL_CODES)
     unanswered = sum(n for status, n in statuses.items() if not status.isdigit())
     ordered = sorted(ledger.latencies) or [0.0]
     p50, p95, p99, top = (ordered[int(q * (len(ordered) - 1))] * 1000 for q in (0.5, 0.95, 0.99, 1))
     log(f"\nrequests: {requests} in {seconds:.0f} s ({requests / max(seconds, 1):.0f}/s)")
     log(f"latency: p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms, max {top:.0f} ms")
     log(f"answers by status: {listing(statuses)}")
-    log(f"GraphQL error codes (inside 200s): {listing(codes)}")
+    log(f"GraphQL error codes (inside 200s): {listing(ledger.codes)}")
     for op, outcomes in sorted(ledger.by_op.items()):
         log(f"  {op:15} {listing(outcomes)}")
-    toggles, deletes = ledger.toggles.total(), len(ledger.deleted)
-    log(f"acknowledged: {len(ledger.owner)} creates, {toggles} toggles, {deletes} deletes")
+    deletes = len(ledger.deleted)
+    log(f"acknowledged: {len(ledger.owner)} creates, {ledger.toggles.total()} toggles, "
+        f"{deletes} deletes")  # fmt: skip
     log(f"5xx (and GraphQL internal/unavailable): {server_errors}; unanswered: {unanswered}")
-    log(f"unexpected answers: {len(ledger.failures)}")
-    for failure in ledger.failures[:10]:
-        log(f"  {failure}")
-    log(
-        f"consistency check: FAILED ({len(problems)} problems)"
-        if problems
-        else f"consistency check: OK ({len(ledger.owner) - deletes} acknowledged tasks present, "
-        "nothing else; toggles, titles, paging and stats agree)"
-    )
-    for problem in problems[:50]:
-        log(f"  {problem}")
+    log(f"unexpected answers: {len(ledger.failures)}", *ledger.failures[:10], sep="\n  ")
+    if problems:
+        log(f"consistency check: FAILED ({len(problems)} problems)", *problems[:50], sep="\n  ")
+    else:
+        log(f"consistency check: OK ({len(ledger.owner) - deletes} acknowledged tasks present, "
+            "nothing else; toggles, titles, paging and stats agree)")  # fmt: skip
     passed = not problems and not ledger.failures and server_errors == unanswered == 0
     log(f"result: {'PASS' if passed else 'FAIL'}")
     return passed
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        "python -m tests.reliability.soak", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser("python -m tests.reliability.soak", description=__doc__)
     parser.add_argument("--duration", type=float, default=300.0, help="seconds of load")
     parser.add_argument("--connections", type=int, default=32, help="concurrent clients")
     parser.add_argument("--users", type=int, default=8, help="accounts sharing the clients")
-    parser.add_argument("--admin-url", default=os.environ.get("SOAK_ADMIN_URL", ADMIN_URL))
+    parser.add_argument(
+        "--admin-url", help="a PostgreSQL on 127.0.0.1 (default: env SOAK_ADMIN_URL, or ours)",
+        default=os.environ.get("SOAK_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )  # fmt: skip
     args = parser.parse_args(argv)
     admin = admin_url(args.admin_url)
-    if make_url(admin).host not in {"127.0.0.1", "localhost", None}:
+    if sa.make_url(admin).host not in {"127.0.0.1", "localhost", None}:
         raise SystemExit("the soak only talks to 127.0.0.1")
     # A SIGTERM, too, unwinds the context managers: the server stops, the database is dropped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     log(f"soak: {args.duration:.0f} s, {args.connections} clients, {args.users} users")
     ledger = Ledger()
     with tempfile.TemporaryDirectory() as logs, fresh_database(admin, "todo_soak") as url:
-        env = server_env(  # production, with server_env's test values put back to the defaults
-            url, ENVIRONMENT="production", JWT_SECRET=secrets.token_urlsafe(48),
-            ACCESS_TOKEN_MINUTES="60", POOL_SIZE="10", REQUEST_BODY_TIMEOUT="15",
-        )  # fmt: skip
         # As `make serve`: idle connections outlive the client's (httpx: 5 s), so the server
         # never closes one just as the client sends on it.
         options = ("--timeout-keep-alive", "75")
-        with uvicorn_server(env, Path(logs), workers=WORKERS, options=options) as server:
+        with uvicorn_server(production_env(url), Path(logs), workers=2, options=options) as server:
             seconds = asyncio.run(load(server.url, args, ledger))
             log("load done; checking consistency")
             problems = asyncio.run(check(server.url, url, ledger))
