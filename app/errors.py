@@ -46,3 +46,15 @@ class InvalidInput(ServiceError):
 
 class Conflict(InvalidInput):
     """The input is well formed but clashes with what is stored (an email already registered)."""
+
+
+class VersionMismatch(ServiceError):
+    """A conditional write named another version than the task's current one: nothing changed."""
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__("Task has changed")
+        self.current_version = current_version
+
+
+class IdempotencyConflict(ServiceError):
+    """An `Idempotency-Key` already used with another request, or still in use by one."""

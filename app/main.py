@@ -7,6 +7,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
@@ -14,8 +15,9 @@ from fastapi.telemetry import TelemetryConfig
 
 from app.api.error_handlers import install_error_handlers
 from app.api.openapi import install_openapi
-from app.api.routes import auth, health, tasks
+from app.api.routes import auth, health, tasks, trash
 from app.middleware import ApiHeadersMiddleware, BodyLimitMiddleware, QueryStringMiddleware
+from app.retention import purge_trash_periodically
 from app.runtime import Runtime
 from app.settings import Settings, get_settings
 from resolvers.router import TodoGraphQLRouter
@@ -38,7 +40,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Everything built so far lives as long as the process: the collector need not trace it
         # again on each full collection (the gc module's advice for long-running servers).
         gc.freeze()
-        yield
+        async with anyio.create_task_group() as background:
+            background.start_soon(purge_trash_periodically, runtime)
+            yield
+            background.cancel_scope.cancel()
         runtime.db.engine.dispose()
 
     app = FastAPI(
@@ -55,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
 
-    for router in (health.router, auth.router, tasks.router):
+    for router in (health.router, auth.router, tasks.router, trash.router):
         app.include_router(router, prefix="/api")
     app.include_router(TodoGraphQLRouter(settings))
 
@@ -66,8 +71,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.cors_origins,
         allow_credentials=False,  # bearer tokens, no cookies: nothing for a browser to attach
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type"],
-        expose_headers=["X-Total-Count", "Retry-After", "WWW-Authenticate"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "If-Match",
+            "If-None-Match",
+            "Idempotency-Key",
+        ],
+        expose_headers=[
+            "X-Total-Count",
+            "Retry-After",
+            "WWW-Authenticate",
+            "ETag",
+            "Idempotent-Replayed",
+        ],
     )
     app.add_middleware(
         BodyLimitMiddleware,

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     refresh_reuse_grace_seconds: int = Field(
         10, ge=0, description="A just-rotated refresh token answers its successor this long."
     )
+    trash_retention_days: int = Field(
+        30, ge=1, description="Trashed tasks are purged for good after this many days."
+    )
+    trash_purge_interval_seconds: float = Field(
+        3600, gt=0, description="How often each worker purges what the retention has passed."
+    )
     bcrypt_rounds: int = Field(12, ge=4, le=31)
     max_concurrent_hashes: int = Field(
         default_factory=lambda: os.cpu_count() or 1,

@@ -133,9 +133,16 @@ def seed(system: System) -> list[Scenario]:
         if system.name.endswith("-2w"):
             found = found[:1]  # rest_list, to compare with one worker's
         elif system.name == "service":
+            tagger = scenarios.account(client, "tagger")
+            scenarios.seed_list(client, tagger, system.database_url, tags=scenarios.TAGS)
             deep, login = scenarios.account(client, "deep"), scenarios.account(client, "login")
-            cursor = scenarios.seed_deep(client, deep, system.database_url)
-            found += scenarios.service(lister, deep, login, cursor) + scenarios.postgraphile(lister)
+            scenarios.seed_deep(deep, system.database_url)
+            cursors = [
+                scenarios.deep_cursor(client, deep, query)
+                for query in (scenarios.GQL_PAGE, scenarios.GQL_DUE_PAGE)
+            ]
+            found += scenarios.service(lister, tagger, deep, login, cursors)
+            found += scenarios.postgraphile(lister)
     analyze(system.database_url)
     return found
 
@@ -163,6 +170,9 @@ def targets(table: Table, per_hash: float) -> list[tuple[str, float | None, bool
         ("gql_list >= 0.6 of our rest_list (fallback)", ratio(rps("gql_list"), rps("rest_list")), at_least, 0.6),
         ("deep_page p50 <= 1.2x first_page p50", latency("deep_page", "first_page", lambda m: m.p50_ms), at_most, 1.2),
         ("login >= 0.9 of the bcrypt bound", ratio(rps("login"), (os.cpu_count() or 1) / per_hash), at_least, 0.9),
+        ("due+tag deep_page p50 <= 1.2x its first page", latency("due_deep_page", "due_first_page", lambda m: m.p50_ms), at_most, 1.2),
+        ("rest_list with tags >= 0.85 of rest_list", ratio(rps("rest_list_tags"), rps("rest_list")), at_least, 0.85),
+        ("gql_list with tags >= 0.85 of gql_list", ratio(rps("gql_list_tags"), rps("gql_list")), at_least, 0.85),
         ("list p99 under a login storm <= 3x its own", latency("list_under_login", "rest_list", lambda m: m.p99_ms), at_most, 3),
         (f"2 workers >= 1.6x 1 worker (floor: {floor_scaling:.2f}x)", ratio(rps("rest_list", "service-2w"), rps("rest_list")), at_least, 1.6),
     ]  # fmt: skip

@@ -4,6 +4,7 @@ request per scenario, each checked once before it gets any load."""
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from bench.wrk import Request
-from models import Task
+from models import Tag, Task, TaskTag
 
 PASSWORD = "Bench-Passw0rd"
 LIST_TASKS, LIST_COMPLETED = 50, 10
@@ -27,6 +28,13 @@ GQL_BATCH = [
 ]
 GQL_PAGE = """query ($after: String, $first: Int = 50) { tasks(first: $first, after: $after) {
   nodes { id title completed } pageInfo { hasNextPage endCursor } } }"""
+GQL_DUE_PAGE = """query ($after: String, $first: Int = 50) { tasks(first: $first, after: $after,
+  orderBy: {field: DUE_AT}, filter: {tags: ["bulk"]}) {
+  nodes { id title completed dueAt tags } pageInfo { hasNextPage endCursor } } }"""
+GQL_LIST_TAGS = (
+    "query { tasks(first: 50) { nodes { id title completed createdAt tags owner { name } } } }"
+)
+TAGS = ["alpha", "beta", "gamma"]
 # PostGraphile's generated schema for the same reads (it has no authentication: the user's id is
 # a variable); batching is its --enable-query-batching.
 PG4_LIST = """query ($u: UUID!) { allTasks(first: 50, condition: {userId: $u},
@@ -41,6 +49,8 @@ PG4_BATCH = [
 ]
 
 _tasks = Task.metadata.tables[Task.__tablename__]  # the floor and the tutorial app share it
+_tags = Tag.metadata.tables[Tag.__tablename__]
+_task_tags = TaskTag.metadata.tables[TaskTag.__tablename__]
 
 
 @dataclass(frozen=True)
@@ -67,37 +77,51 @@ def write(database_url: str, statement: sa.Executable, rows: Any = None) -> None
         connection.execute(statement, rows)
 
 
-def seed_list(client: httpx.Client, lister: Account, database_url: str) -> None:
-    """The lister's 50 tasks through the API; 10 of them completed."""
+def seed_list(
+    client: httpx.Client, lister: Account, database_url: str, tags: list[str] | None = None
+) -> None:
+    """The lister's 50 tasks through the API (each with `tags`, if given); 10 of them completed."""
+    task = {"tags": tags} if tags else {}
     created = [
-        client.post("/api/tasks", json={"title": f"task {n}"}, headers=lister.bearer)
+        client.post("/api/tasks", json={"title": f"task {n}", **task}, headers=lister.bearer)
         for n in range(LIST_TASKS)
     ]
     done = [answer.json()["id"] for answer in created[:LIST_COMPLETED]]
     write(database_url, sa.update(_tasks).where(_tasks.c.id.in_(done)).values(completed=True))
 
 
-def seed_deep(client: httpx.Client, deep: Account, database_url: str) -> tuple[str, int]:
-    """DEEP_TASKS tasks for `deep`; the cursor the service gives after task DEEP_START - 1 (paged
-    to through GraphQL) and the id of the task after it."""
-    now = sa.func.now()
+def seed_deep(deep: Account, database_url: str) -> None:
+    """DEEP_TASKS tasks for `deep`, each tagged "bulk", four in five with a due date."""
+    now = datetime.now(UTC)
     rows = [
-        {"user_id": deep.user_id, "title": f"bulk {n}", "description": "", "completed": n % 5 == 0}
+        {
+            "user_id": deep.user_id, "title": f"bulk {n}", "description": "", "tags": ["bulk"],
+            "completed": n % 5 == 0, "created_at": now, "updated_at": now,
+            "due_at": None if n % 5 == 1 else now + timedelta(minutes=n % 997),
+        }
         for n in range(DEEP_TASKS)
-    ]
-    write(database_url, sa.insert(_tasks).values(created_at=now, updated_at=now), rows)
+    ]  # fmt: skip
+    write(database_url, sa.insert(_tasks), rows)
+    write(database_url, sa.insert(_tags).values(user_id=deep.user_id, name="bulk", key="bulk"))
+    tagged = sa.select(_tasks.c.id, _tags.c.id).where(_tasks.c.user_id == deep.user_id)
+    write(database_url, sa.insert(_task_tags).from_select(["task_id", "tag_id"], tagged))
+
+
+def deep_cursor(client: httpx.Client, user: Account, query: str) -> tuple[str, int]:
+    """The cursor `query` pages give after task DEEP_START - 1 (paged to as a client would), and
+    the id of the task after it."""
     after: str | None = None
     seen = 0
     while seen < DEEP_START - 1:
-        page = _page(client, deep, min(500, DEEP_START - 1 - seen), after)
+        page = _page(client, user, query, min(500, DEEP_START - 1 - seen), after)
         after, seen = page["pageInfo"]["endCursor"], seen + len(page["nodes"])
     assert after is not None
-    return after, _page(client, deep, 1, after)["nodes"][0]["id"]
+    return after, _page(client, user, query, 1, after)["nodes"][0]["id"]
 
 
-def _page(client: httpx.Client, user: Account, first: int, after: str | None) -> Any:
-    query = {"query": GQL_PAGE, "variables": {"first": first, "after": after}}
-    return client.post("/graphql", json=query, headers=user.bearer).json()["data"]["tasks"]
+def _page(client: httpx.Client, user: Account, query: str, first: int, after: str | None) -> Any:
+    body = {"query": query, "variables": {"first": first, "after": after}}
+    return client.post("/graphql", json=body, headers=user.bearer).json()["data"]["tasks"]
 
 
 @dataclass(frozen=True)
@@ -140,23 +164,33 @@ def rest(name: str, lister: Account, creator: Account) -> list[Scenario]:
 
 
 def service(
-    lister: Account, deep: Account, login: Account, cursor: tuple[str, int]
+    lister: Account, tagger: Account, deep: Account, login: Account, cursors: list[tuple[str, int]]
 ) -> list[Scenario]:
-    """The service's GraphQL reads, its paging from the top and from deep down, and logins."""
-    after, next_id = cursor
-    deep_page = {"query": GQL_PAGE, "variables": {"after": after}}
+    """The service's GraphQL reads, its lists with tags, its paging from the top and from deep
+    down (in the default order, and by due date with a tag filter), and logins."""
+    (after, next_id), (due_after, due_next_id) = cursors
+    deep_page = post("/graphql", deep, {"query": GQL_PAGE, "variables": {"after": after}})
+    due_page = post("/graphql", deep, {"query": GQL_DUE_PAGE})
+    due_deep = post("/graphql", deep, {"query": GQL_DUE_PAGE, "variables": {"after": due_after}})
+    tagged = Request("GET", "/api/tasks", tagger.bearer)
+    gql_tagged = post("/graphql", tagger, {"query": GQL_LIST_TAGS})
     credentials = {"email": login.email, "password": PASSWORD}
     logins = post("/api/auth/login", login, credentials, graphql=False)
     listing = Request("GET", "/api/tasks", lister.bearer)
-    fifty, deep_check = expect(200, nodes(50)), expect(200, nodes(50, next_id))
+    fifty = expect(200, nodes(50))
+    with_tags = expect(200, lambda body: len(body) == LIST_TASKS and body[0]["tags"] == TAGS)
     return [
         Scenario("gql_list", "service", post("/graphql", lister, {"query": GQL_LIST}), fifty),
         Scenario("gql_batch", "service", post("/graphql", lister, GQL_BATCH), expect(200)),
         Scenario("first_page", "service", post("/graphql", deep, {"query": GQL_PAGE}), fifty),
-        Scenario("deep_page", "service", post("/graphql", deep, deep_page), deep_check),
+        Scenario("deep_page", "service", deep_page, expect(200, nodes(50, next_id))),
+        Scenario("rest_list_tags", "service", tagged, with_tags),
+        Scenario("gql_list_tags", "service", gql_tagged, fifty),
+        Scenario("due_first_page", "service", due_page, fifty),
+        Scenario("due_deep_page", "service", due_deep, expect(200, nodes(50, due_next_id))),
         Scenario("login", "service", logins, expect(200), logins=True),
         Scenario("list_under_login", "service", listing, expect(200), storm=logins, logins=True),
-    ]  # fmt: skip
+    ]
 
 
 def postgraphile(lister: Account) -> list[Scenario]:

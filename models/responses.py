@@ -18,5 +18,14 @@ class ValidationErrorBody(SQLModel):
     errors: list[FieldErrorBody]
 
 
+class VersionMismatchBody(SQLModel):
+    detail: str
+    current_version: int
+
+
 class Message(SQLModel):
     message: str
+
+
+class Purged(SQLModel):
+    purged: int

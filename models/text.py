@@ -28,6 +28,8 @@ PASSWORD_MIN = 8
 PASSWORD_MAX_BYTES = 72  # bcrypt's limit
 PASSWORD_PATTERN = r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d).{8,}$"  # noqa: S105 (a rule)
 SEARCH_MAX = 200
+TAG_MAX = 40
+TAGS_PER_TASK = 20
 TOKEN_MAX = 2048
 
 
@@ -227,6 +229,45 @@ Password = Annotated[
     AfterValidator(_check_password),
     Storable,
     Field(description=f"At most {PASSWORD_MAX_BYTES} bytes in UTF-8."),
+]
+TagName = Annotated[
+    str,
+    Length(1, TAG_MAX, "tag"),
+    no_controls("tag"),
+    visible("tag"),
+    Trimmed,
+    Storable,
+]
+
+
+def tag_key(name: str) -> str:
+    """What makes two tag names one tag: Unicode case folding (`Work`, `WORK`, `work`)."""
+    return name.casefold()
+
+
+def _distinct_tags(names: list[str]) -> list[str]:
+    """Each tag once (the first spelling given), sorted case-insensitively; at most
+    TAGS_PER_TASK of them."""
+    distinct: dict[str, str] = {}
+    for name in names:
+        distinct.setdefault(tag_key(name), name)
+    if len(distinct) > TAGS_PER_TASK:
+        raise PydanticCustomError(
+            "too_many_tags", f"a task has at most {TAGS_PER_TASK} distinct tags"
+        )
+    return [distinct[key] for key in sorted(distinct)]
+
+
+Tags = Annotated[
+    list[TagName],
+    AfterValidator(_distinct_tags),
+    Field(
+        max_length=10 * TAGS_PER_TASK,  # bounds the work on absurd input, before de-duplication
+        description=(
+            f"Tag names, 1..{TAG_MAX} characters each, compared case-insensitively; at most "
+            f"{TAGS_PER_TASK} distinct."
+        ),
+    ),
 ]
 SearchText = Annotated[
     str,

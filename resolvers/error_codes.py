@@ -6,7 +6,16 @@ import re
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from app.errors import AuthError, InvalidInput, NotFound, RateLimited, ServiceError, Unavailable
+from app.errors import (
+    AuthError,
+    IdempotencyConflict,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    ServiceError,
+    Unavailable,
+    VersionMismatch,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -16,6 +25,8 @@ _CODES: list[tuple[type[ServiceError], str]] = [
     (InvalidInput, "BAD_USER_INPUT"),
     (RateLimited, "RATE_LIMITED"),
     (Unavailable, "SERVICE_UNAVAILABLE"),
+    (VersionMismatch, "CONFLICT"),
+    (IdempotencyConflict, "CONFLICT"),
 ]
 
 
@@ -58,6 +69,8 @@ def present(error: GraphQLError, *, suggest: bool = True) -> GraphQLError:
             ]
         if isinstance(original, RateLimited) and original.retry_after is not None:
             extensions["retryAfter"] = original.retry_after
+        if isinstance(original, VersionMismatch):
+            extensions["currentVersion"] = original.current_version
         return _coded(error, original.message, extensions)
     logger.error("unexpected error in GraphQL", exc_info=original)
     return _coded(error, "Internal server error", {"code": "INTERNAL_SERVER_ERROR"})

@@ -4,6 +4,7 @@ from strawberry.types import Info
 
 from app.services import accounts
 from app.services import tasks as task_service
+from app.services import trash as trash_service
 from app.validation import validate
 from models.task import TaskCreate, TaskUpdate
 from models.user import LoginRequest, RefreshRequest, SignupRequest
@@ -12,6 +13,10 @@ from schema.inputs import CreateTaskInput, LoginInput, SignupInput, UpdateTaskIn
 from schema.types import AuthPayload, TaskType, TokenPair, UserType
 
 ContextInfo = Info[Context, None]
+
+
+def _expected(version: int | None) -> frozenset[int] | None:
+    return None if version is None else frozenset({version})
 
 
 async def signup(info: ContextInfo, input: SignupInput) -> AuthPayload:
@@ -55,22 +60,50 @@ async def create_task(info: ContextInfo, input: CreateTaskInput) -> TaskType:
     return TaskType.from_row(created, UserType.from_model(user))
 
 
-async def update_task(info: ContextInfo, id: int, input: UpdateTaskInput) -> TaskType:
+async def update_task(
+    info: ContextInfo, id: int, input: UpdateTaskInput, expected_version: int | None = None
+) -> TaskType:
     user = await info.context.user()
     changes = validate(TaskUpdate, provided(input))
     updated = await info.context.db.read(
-        task_service.update_task, user.id, task_id=id, changes=changes
+        task_service.update_task,
+        user.id,
+        task_id=id,
+        changes=changes,
+        expected=_expected(expected_version),
     )
     return TaskType.from_row(updated, UserType.from_model(user))
 
 
-async def toggle_task(info: ContextInfo, id: int) -> TaskType:
+async def toggle_task(info: ContextInfo, id: int, expected_version: int | None = None) -> TaskType:
     user = await info.context.user()
-    toggled = await info.context.db.read(task_service.toggle_task, user.id, task_id=id)
+    toggled = await info.context.db.read(
+        task_service.toggle_task, user.id, task_id=id, expected=_expected(expected_version)
+    )
     return TaskType.from_row(toggled, UserType.from_model(user))
 
 
-async def delete_task(info: ContextInfo, id: int) -> bool:
+async def delete_task(info: ContextInfo, id: int, expected_version: int | None = None) -> bool:
+    """Move the task to the trash."""
     user = await info.context.user()
-    await info.context.db.read(task_service.delete_task, user.id, task_id=id)
+    await info.context.db.read(
+        task_service.delete_task, user.id, task_id=id, expected=_expected(expected_version)
+    )
     return True
+
+
+async def restore_task(info: ContextInfo, id: int) -> TaskType:
+    user = await info.context.user()
+    restored = await info.context.db.read(trash_service.restore_task, user.id, task_id=id)
+    return TaskType.from_row(restored, UserType.from_model(user))
+
+
+async def purge_task(info: ContextInfo, id: int) -> bool:
+    user = await info.context.user()
+    await info.context.db.read(trash_service.purge_task, user.id, task_id=id)
+    return True
+
+
+async def empty_trash(info: ContextInfo) -> int:
+    user = await info.context.user()
+    return await info.context.db.read(trash_service.empty_trash, user.id)

@@ -18,12 +18,20 @@ from strawberry.extensions.query_depth_limiter import IgnoreContext
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from app.services.tasks import MAX_PAGE_SIZE
+from app.services.listing import MAX_PAGE_SIZE
 from app.settings import Settings
 from resolvers import mutations, queries
 from resolvers.error_codes import ErrorCodes
 from resolvers.parser_cache import CachedParser
-from schema.types import AuthPayload, TaskConnection, TaskStatsType, TaskType, TokenPair, UserType
+from schema.types import (
+    AuthPayload,
+    TagCountType,
+    TaskConnection,
+    TaskStatsType,
+    TaskType,
+    TokenPair,
+    UserType,
+)
 
 
 @strawberry.type
@@ -34,10 +42,16 @@ class Query:
     )
     tasks: TaskConnection = strawberry.field(
         resolver=queries.tasks,
-        description="Your tasks, incomplete first, then newest first; "
-        f"`first` is 1..{MAX_PAGE_SIZE}.",
+        description="Your tasks, incomplete first, then newest first, or in `orderBy`; "
+        f"`first` is 1..{MAX_PAGE_SIZE}. A cursor continues only its own order and filter.",
     )
     task_stats: TaskStatsType = strawberry.field(resolver=queries.task_stats)
+    tags: list[TagCountType] = strawberry.field(
+        resolver=queries.tags, description="The tags your live tasks carry, with their counts."
+    )
+    trash: TaskConnection = strawberry.field(
+        resolver=queries.trash, description="Your deleted tasks, most recently deleted first."
+    )
 
 
 @strawberry.type
@@ -55,9 +69,21 @@ class Mutation:
         resolver=mutations.logout, description="Revoke a refresh token."
     )
     create_task: TaskType = strawberry.field(resolver=mutations.create_task)
-    update_task: TaskType = strawberry.field(resolver=mutations.update_task)
+    update_task: TaskType = strawberry.field(
+        resolver=mutations.update_task,
+        description="With `expectedVersion`, only at that version (else CONFLICT).",
+    )
     toggle_task: TaskType = strawberry.field(resolver=mutations.toggle_task)
-    delete_task: bool = strawberry.field(resolver=mutations.delete_task)
+    delete_task: bool = strawberry.field(
+        resolver=mutations.delete_task, description="Moves the task to the trash."
+    )
+    restore_task: TaskType = strawberry.field(resolver=mutations.restore_task)
+    purge_task: bool = strawberry.field(
+        resolver=mutations.purge_task, description="Deletes a trashed task for good."
+    )
+    empty_trash: int = strawberry.field(
+        resolver=mutations.empty_trash, description="How many trashed tasks were purged."
+    )
 
 
 def _is_introspection(context: IgnoreContext) -> bool:

@@ -1,8 +1,13 @@
 """The input types of the GraphQL schema. Their rules live in `models/`, shared with REST."""
 
+from datetime import datetime
+
 import strawberry
 
-from models.text import DESCRIPTION_MAX, TITLE_MAX
+from models.text import DESCRIPTION_MAX, TAG_MAX, TAGS_PER_TASK, TITLE_MAX
+from schema.enums import OrderDirection, Priority, TaskOrder
+
+TAGS = f"Tag names, 1..{TAG_MAX} characters, case-insensitive; at most {TAGS_PER_TASK}."
 
 
 @strawberry.input
@@ -24,13 +29,22 @@ class CreateTaskInput:
     description: str | None = strawberry.field(
         default="", description=f"Up to {DESCRIPTION_MAX} characters; null is the same as empty."
     )
+    priority: Priority | None = Priority.NONE
+    due_at: datetime | None = strawberry.field(default=None, description="With a time zone.")
+    tags: list[str] | None = strawberry.field(default=None, description=TAGS)
 
 
-@strawberry.input(description="Fields left out stay as they are; a null description clears it.")
+@strawberry.input(
+    description="Fields left out stay as they are; a null description clears it, a null dueAt "
+    "removes the due date, null or [] tags remove every tag."
+)
 class UpdateTaskInput:
     title: str | None = strawberry.UNSET
     description: str | None = strawberry.UNSET
     completed: bool | None = strawberry.UNSET
+    priority: Priority | None = strawberry.UNSET
+    due_at: datetime | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.field(default=strawberry.UNSET, description=TAGS)
 
 
 @strawberry.input(name="TaskFilter")
@@ -39,6 +53,27 @@ class TaskFilterInput:
     search: str | None = strawberry.field(
         default=strawberry.UNSET, description="Case-insensitive substring of title or description."
     )
+    priorities: list[Priority] | None = strawberry.field(
+        default=strawberry.UNSET, description="Any of these."
+    )
+    tags: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, description="Every one of these (case-insensitively)."
+    )
+    due_before: datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="Due strictly before."
+    )
+    due_after: datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="Due at or after."
+    )
+    overdue: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Not completed and due before now (or the others)."
+    )
+
+
+@strawberry.input(name="TaskOrder", description="Ties are broken by id in the same direction.")
+class TaskOrderInput:
+    field: TaskOrder
+    direction: OrderDirection = OrderDirection.ASC
 
 
 def provided(value: object) -> dict[str, object]:

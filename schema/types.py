@@ -12,9 +12,10 @@ from typing import Self
 import strawberry
 
 from app.services.accounts import LoginResult
-from app.services.tasks import TaskRow
-from models.task import TaskStats
+from app.services.listing import TaskRow
+from models.task import TagCount, TaskStats
 from models.user import Tokens, User
+from schema.enums import Priority
 
 
 @strawberry.type(name="User", description="An account. The email is stored in lower case.")
@@ -35,10 +36,17 @@ class TaskType:
     title: str
     description: str
     completed: bool
+    priority: Priority
+    due_at: datetime | None
+    tags: list[str] = strawberry.field(description="Sorted case-insensitively.")
+    version: int = strawberry.field(description="1 when created, one more on every change.")
     created_at: datetime
     updated_at: datetime
     owner: UserType = strawberry.field(
         description="The task's owner: the viewer, the only one who can see it (no query)."
+    )
+    deleted_at: datetime | None = strawberry.field(
+        default=None, description="When it went to the trash; null outside the trash."
     )
 
     @classmethod
@@ -74,6 +82,16 @@ class AuthPayload:
         return cls(
             user=UserType.from_model(result.user), tokens=TokenPair.from_model(result.tokens)
         )
+
+
+@strawberry.type(name="TagCount")
+class TagCountType:
+    name: str
+    task_count: int
+
+    @classmethod
+    def from_model(cls, tag: TagCount) -> Self:
+        return cls(name=tag.name, task_count=tag.task_count)
 
 
 @strawberry.type(name="TaskStats")

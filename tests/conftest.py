@@ -23,6 +23,7 @@ from sqlmodel import SQLModel
 import models  # noqa: F401 (registers the tables)
 from app.main import create_app
 from app.settings import Settings
+from app.statements import Runner
 from tests.support import Account, register
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +68,8 @@ def postgres_url() -> Iterator[str]:
 def _empty_postgres(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.execute(text("TRUNCATE users, tasks, refresh_tokens RESTART IDENTITY CASCADE"))
+        tables = "users, tasks, refresh_tokens, tags, task_tags, idempotency_keys"
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
 
 
@@ -117,6 +119,20 @@ def app(settings: Settings) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every SQL statement the services send to the driver, in order."""
+    seen: list[str] = []
+    execute = Runner._execute
+
+    def record(runner: Runner, sql: str, parameters: Any) -> list[Any]:
+        seen.append(sql)
+        return execute(runner, sql, parameters)
+
+    monkeypatch.setattr(Runner, "_execute", record)
+    return seen
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.statements import Runner
 from tests.support import Account, create_task, error_codes, graphql
 
 PAGE = """
@@ -133,20 +132,6 @@ def test_search_rules_match_rest(client: TestClient, alice: Account) -> None:
     assert [n["title"] for n in page(client, alice, filter={"search": "%"})["nodes"]] == ["50% off"]
     body = graphql(client, PAGE, {"filter": {"search": "x" * 201}}, account=alice)
     assert body["errors"][0]["extensions"]["field"] == "search"
-
-
-@pytest.fixture
-def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every SQL statement the read services send to the driver, in order."""
-    seen: list[str] = []
-    execute = Runner._execute
-
-    def record(runner: Runner, sql: str, parameters: Any) -> list[Any]:
-        seen.append(sql)
-        return execute(runner, sql, parameters)
-
-    monkeypatch.setattr(Runner, "_execute", record)
-    return seen
 
 
 def count_statements(

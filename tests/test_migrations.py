@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
@@ -19,7 +20,7 @@ from app.security import hash_password
 from app.settings import Settings
 from models import include_in_autogenerate
 from models.utc import UTCDateTime
-from tests.conftest import BACKENDS, empty_postgres_database, migrate
+from tests.conftest import BACKENDS, alembic_config, empty_postgres_database, migrate
 from tests.support import PASSWORD
 
 
@@ -123,3 +124,134 @@ def test_upgrading_normalises_stored_emails_and_keeps_both_sides_of_a_collision(
         for spelling in ("X@example.ORG", "x@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.org"):
             body = {"email": spelling, "password": PASSWORD}
             assert client.post("/api/auth/login", json=body).status_code == 200
+
+
+WAVE_ONE_TASKS = sa.table(
+    "tasks",
+    sa.column("id", sa.Integer()),
+    sa.column("user_id", sa.Uuid()),
+    sa.column("title", sa.String()),
+    sa.column("description", sa.String()),
+    sa.column("completed", sa.Boolean()),
+    sa.column("created_at", UTCDateTime()),
+    sa.column("updated_at", UTCDateTime()),
+)
+WAVE_ONE_TOKENS = sa.table(
+    "refresh_tokens",
+    sa.column("id", sa.Uuid()),
+    sa.column("user_id", sa.Uuid()),
+    sa.column("family_id", sa.Uuid()),
+    sa.column("expires_at", UTCDateTime()),
+    sa.column("revoked_at", UTCDateTime()),
+    sa.column("replaced_by", sa.Uuid()),
+    sa.column("created_at", UTCDateTime()),
+)
+
+
+def _rows(url: str, table: sa.TableClause) -> list[tuple[object, ...]]:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        found = [tuple(row) for row in connection.execute(sa.select(table).order_by(*table.c))]
+    engine.dispose()
+    return found
+
+
+def _seed_before_organising(url: str) -> uuid.UUID:
+    """A user, three tasks and a refresh token, written through the schema of revision 0003."""
+    migrate(url, "0003")
+    user_id, at = uuid.uuid4(), datetime(2026, 1, 1, tzinfo=UTC)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(WAVE_ONE_USERS).values(
+                id=user_id, email="old@example.com", name="Old", created_at=at, updated_at=at,
+                password_hash=hash_password(PASSWORD, 4),
+            )
+        )  # fmt: skip
+        for index, title in enumerate(["Zebra", "apple", "Émile"]):
+            connection.execute(
+                sa.insert(WAVE_ONE_TASKS).values(
+                    user_id=user_id, title=title, description=f"d{index}", completed=index == 1,
+                    created_at=at + timedelta(hours=index), updated_at=at + timedelta(hours=index),
+                )
+            )  # fmt: skip
+        connection.execute(
+            sa.insert(WAVE_ONE_TOKENS).values(
+                id=uuid.uuid4(), user_id=user_id, family_id=uuid.uuid4(), created_at=at,
+                expires_at=at + timedelta(days=7), revoked_at=None, replaced_by=None,
+            )
+        )  # fmt: skip
+    engine.dispose()
+    return user_id
+
+
+def test_upgrading_keeps_every_row_of_before_and_both_doors_read_it(
+    unmigrated_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    _seed_before_organising(unmigrated_url)
+    before = {
+        table.name: _rows(unmigrated_url, table)
+        for table in (WAVE_ONE_USERS, WAVE_ONE_TASKS, WAVE_ONE_TOKENS)
+    }
+
+    migrate(unmigrated_url)
+
+    after = {
+        table.name: _rows(unmigrated_url, table)
+        for table in (WAVE_ONE_USERS, WAVE_ONE_TASKS, WAVE_ONE_TOKENS)
+    }
+    assert after == before
+    with TestClient(create_app(make_settings(database_url=unmigrated_url))) as client:
+        login = client.post(
+            "/api/auth/login", json={"email": "old@example.com", "password": PASSWORD}
+        )
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        tasks = client.get("/api/tasks", params={"sort": "title"}, headers=headers).json()
+        # case-folded, then by code point: the same on both databases (é after z)
+        assert [task["title"] for task in tasks] == ["apple", "Zebra", "Émile"]
+        assert {(task["priority"], task["due_at"], task["version"]) for task in tasks} == {
+            ("none", None, 1)
+        }
+        assert all(task["tags"] == [] for task in tasks)
+        query = "{ tasks { nodes { title priority tags version deletedAt } } }"
+        nodes = client.post("/graphql", json={"query": query}, headers=headers).json()["data"][
+            "tasks"
+        ]["nodes"]
+        assert [node["title"] for node in nodes] == ["Émile", "Zebra", "apple"]
+        assert all(
+            (node["priority"], node["version"], node["deletedAt"]) == ("NONE", 1, None)
+            for node in nodes
+        )
+        changed = client.patch(
+            f"/api/tasks/{tasks[0]['id']}", json={"tags": ["new"]}, headers=headers
+        )
+        assert (changed.json()["tags"], changed.json()["version"]) == (["new"], 2)
+
+
+def test_downgrading_organising_keeps_live_tasks_and_drops_the_trash(
+    unmigrated_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    _seed_before_organising(unmigrated_url)
+    migrate(unmigrated_url)
+    with TestClient(create_app(make_settings(database_url=unmigrated_url))) as client:
+        login = client.post(
+            "/api/auth/login", json={"email": "old@example.com", "password": PASSWORD}
+        )
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        tasks = client.get("/api/tasks", params={"sort": "title"}, headers=headers).json()
+        client.patch(
+            f"/api/tasks/{tasks[0]['id']}",
+            json={"tags": ["t"], "priority": "high"},
+            headers=headers,
+        )
+        client.delete(f"/api/tasks/{tasks[1]['id']}", headers=headers)
+
+    command.downgrade(alembic_config(unmigrated_url), "0003")
+
+    titles = sorted(str(row[2]) for row in _rows(unmigrated_url, WAVE_ONE_TASKS))
+    assert titles == ["apple", "Émile"]  # "Zebra" was in the trash
+    engine = create_engine(unmigrated_url)
+    assert {"tags", "task_tags", "idempotency_keys"}.isdisjoint(inspect(engine).get_table_names())
+    assert "priority" not in {column["name"] for column in inspect(engine).get_columns("tasks")}
+    engine.dispose()
+    migrate(unmigrated_url)  # and up again

@@ -20,6 +20,11 @@ OPERATIONS = {
     ("patch", "/api/tasks/{task_id}"): "patch_task",
     ("patch", "/api/tasks/{task_id}/toggle"): "toggle_task",
     ("delete", "/api/tasks/{task_id}"): "delete_task",
+    ("get", "/api/tags"): "list_tags",
+    ("get", "/api/trash"): "list_trash",
+    ("post", "/api/trash/{task_id}/restore"): "restore_task",
+    ("delete", "/api/trash/{task_id}"): "purge_task",
+    ("delete", "/api/trash"): "empty_trash",
 }
 
 
@@ -109,12 +114,42 @@ def test_response_fields_are_required(spec: Any) -> None:
         "expires_in",
     }
     assert set(schemas["TaskPublic"]["required"]) == {
-        "id",
-        "title",
-        "description",
-        "completed",
-        "created_at",
-        "updated_at",
+        "id", "title", "description", "completed", "priority", "due_at", "tags", "version",
+        "created_at", "updated_at",
+    }  # fmt: skip
+    assert set(schemas["TrashedTask"]["required"]) == {
+        *schemas["TaskPublic"]["required"],
+        "deleted_at",
+    }
+    assert set(schemas["TagCount"]["required"]) == {"name", "task_count"}
+
+
+def test_conditional_and_idempotency_headers_are_documented(spec: Any) -> None:
+    update = operation(spec, "patch", "/api/tasks/{task_id}")
+    assert "If-Match" in {parameter["name"] for parameter in update["parameters"]}
+    assert {"ETag"} <= set(update["responses"]["200"]["headers"])
+    assert update["responses"]["412"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "VersionMismatchBody"
+    )
+    create = operation(spec, "post", "/api/tasks")
+    key = next(p for p in create["parameters"] if p["name"] == "Idempotency-Key")
+    string = key["schema"]["anyOf"][0]
+    assert (string["minLength"], string["maxLength"]) == (1, 255)
+    assert {"ETag", "Idempotent-Replayed"} <= set(create["responses"]["201"]["headers"])
+    assert "409" in create["responses"]
+    get = operation(spec, "get", "/api/tasks/{task_id}")
+    assert "If-None-Match" in {parameter["name"] for parameter in get["parameters"]}
+    assert "304" in get["responses"]
+
+
+def test_list_tasks_documents_its_filters_and_the_sort_values(spec: Any) -> None:
+    parameters = {p["name"]: p for p in operation(spec, "get", "/api/tasks")["parameters"]}
+    assert {"priority", "tag", "due_before", "due_after", "overdue", "sort"} <= set(parameters)
+    sort = parameters["sort"]["schema"]["anyOf"][0]
+    assert set(sort["enum"]) == {
+        f"{sign}{field}"
+        for sign in ("", "-")
+        for field in ("created_at", "updated_at", "due_at", "priority", "title")
     }
 
 

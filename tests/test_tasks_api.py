@@ -20,7 +20,10 @@ def test_create_task_returns_201_with_trimmed_title_and_defaults(
     response = client.post("/api/tasks", json={"title": "  Buy milk \u00a0"}, headers=alice.headers)
     assert response.status_code == 201
     task = response.json()
-    assert set(task) == {"id", "title", "description", "completed", "created_at", "updated_at"}
+    assert set(task) == {
+        "id", "title", "description", "completed", "priority", "due_at", "tags", "version",
+        "created_at", "updated_at",
+    }  # fmt: skip
     assert task["title"] == "Buy milk"
     assert task["description"] == ""
     assert task["completed"] is False

@@ -10,11 +10,13 @@ from starlette.exceptions import HTTPException
 
 from app.errors import (
     AuthError,
+    IdempotencyConflict,
     InvalidInput,
     NotFound,
     RateLimited,
     ServiceError,
     Unavailable,
+    VersionMismatch,
 )
 from app.middleware import SECURITY_HEADERS
 from app.validation import field_errors, invalid_input, invalid_input_body
@@ -37,6 +39,11 @@ def _service_error(_request: Request, error: Exception) -> JSONResponse:
         return JSONResponse({"detail": error.message}, status_code=429, headers=headers)
     if isinstance(error, Unavailable):
         return JSONResponse({"detail": error.message}, status_code=503)
+    if isinstance(error, VersionMismatch):
+        body = {"detail": error.message, "current_version": error.current_version}
+        return JSONResponse(body, status_code=412, headers={"ETag": f'"{error.current_version}"'})
+    if isinstance(error, IdempotencyConflict):
+        return JSONResponse({"detail": error.message}, status_code=409)
     raise error  # pragma: no cover - every ServiceError subclass is mapped above
 
 

@@ -2,12 +2,12 @@
 generated clients know every status code."""
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Response
+from fastapi import Header, Response
 
-from models.responses import ErrorBody, ValidationErrorBody
+from models.responses import ErrorBody, ValidationErrorBody, VersionMismatchBody
 
 _INTEGER_HEADER = {"schema": {"type": "integer"}}
 
@@ -21,6 +21,15 @@ _DOCS: dict[int, dict[str, Any]] = {
         },
     },
     404: {"model": ErrorBody, "description": "The task does not exist or is not yours"},
+    409: {
+        "model": ErrorBody,
+        "description": "The Idempotency-Key was used with another request, or is in use",
+    },
+    412: {
+        "model": VersionMismatchBody,
+        "description": "If-Match names another version than the current one; nothing changed",
+        "headers": {"ETag": {"description": "The current version", "schema": {"type": "string"}}},
+    },
     413: {
         "model": ErrorBody,
         "description": "Request body over the limit (setting MAX_BODY_BYTES)",
@@ -47,6 +56,24 @@ TOTAL_COUNT_HEADER = {
         **_INTEGER_HEADER,
     }
 }
+
+
+ETAG_HEADER = {
+    "ETag": {"description": 'The task\'s version, as `"<version>"`', "schema": {"type": "string"}}
+}
+REPLAYED_HEADER = {
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the recorded answer to an earlier request with the key",
+        "schema": {"type": "string"},
+    }
+}
+IF_MATCH = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description='Change only if the task is at this version (its ETag, `"3"`), or `*`',
+    ),
+]
 
 
 def json_body(

@@ -1,28 +1,29 @@
 """Opaque keyset cursors for task pages, signed for one user: they cannot be forged, nor used on
-another user's list."""
+another user's list, nor on another order or filter than the one they were made for."""
 
 import base64
 import binascii
 import hashlib
 import hmac
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
 
 from app.errors import FieldError, InvalidInput
 
+INVALID_CURSOR = InvalidInput("Invalid cursor", [FieldError("after", "is not a valid cursor")])
+
 
 @dataclass(frozen=True)
 class Position:
-    """Where a page ended, in the listing order's terms."""
+    """Where a page ended: the listing it belongs to (`listing`: its order and filter, as a
+    fingerprint), the segment of that order, and the key of the last task in it (JSON values)."""
 
-    completed: bool
-    created_at: datetime
-    id: int
+    listing: str
+    segment: int
+    key: tuple[Any, ...]
 
 
 def _sign(payload: bytes, user_id: uuid.UUID, key: str) -> bytes:
@@ -30,20 +31,22 @@ def _sign(payload: bytes, user_id: uuid.UUID, key: str) -> bytes:
     return hmac.new(key.encode(), message, hashlib.sha256).digest()[:16]
 
 
-def encode_cursor(task: Mapping[str, Any], user_id: uuid.UUID, key: str) -> str:
-    """The cursor just after `task` (a task row: `completed`, `created_at`, `id`)."""
-    payload = orjson.dumps([task["completed"], task["created_at"].isoformat(), task["id"]])
+def encode_cursor(position: Position, user_id: uuid.UUID, key: str) -> str:
+    payload = orjson.dumps([position.listing, position.segment, position.key])
     return base64.urlsafe_b64encode(_sign(payload, user_id, key) + payload).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, user_id: uuid.UUID, key: str) -> Position:
-    invalid = InvalidInput("Invalid cursor", [FieldError("after", "is not a valid cursor")])
+def decode_cursor(cursor: str, user_id: uuid.UUID, key: str, listing: str) -> Position:
+    """The position `cursor` names; `INVALID_CURSOR` unless this user's server signed it for
+    this `listing`."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         signature, payload = raw[:16], raw[16:]
         if not hmac.compare_digest(signature, _sign(payload, user_id, key)):
-            raise invalid
-        completed, created_at, task_id = orjson.loads(payload)
-        return Position(bool(completed), datetime.fromisoformat(created_at), int(task_id))
+            raise INVALID_CURSOR
+        made_for, segment, values = orjson.loads(payload)
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
-        raise invalid from None
+        raise INVALID_CURSOR from None
+    if made_for != listing or not isinstance(segment, int) or not isinstance(values, list):
+        raise INVALID_CURSOR
+    return Position(listing, segment, tuple(values))

@@ -1,13 +1,18 @@
-"""Tasks: listing, paging, reading and changing a user's own tasks.
+"""Tasks: reading and changing a user's own tasks; listing them (`app.services.listing`).
 
-Every statement is narrowed to the owner (`_conditions` starts with it), so no caller can forget
-whose tasks it is looking at. Each service is one statement (a read, or an INSERT/UPDATE/DELETE
-that is atomic by itself), so the doors run them with `Database.read`: no transaction round trips.
+Every statement is narrowed to the owner, so no caller can forget whose tasks it is looking at.
+A change is one statement (an INSERT, or an UPDATE ... RETURNING that is atomic by itself), except
+where tags are written too: then the statements run in one transaction.
 
 The doors pass the user id of a verified access token. Each service refuses a user who no longer
 exists (401), in the same statement where it can: the count carries `user_exists()`, and the
 INSERT inserts only while the user exists. The others ask (`require_user`) only when they found
 nothing, to tell "no such task" (404) from "no such user".
+
+Versions: every change adds one to the task's `version`, in the statement that makes it. A write
+may name the versions it expects (`expected`, from `If-Match` or `expectedVersion`): the UPDATE
+then also requires one of them, so of two writers that read the same version exactly one wins;
+the other gets `VersionMismatch` with the current version, and nothing changes.
 
 Statements are built once (per shape of filter or of change) with bound parameters, and reused:
 building a SQLAlchemy statement costs more than running it, and `Runner` compiles each once. Tasks
@@ -15,145 +20,45 @@ come back as rows (`TaskRow`: the public fields by name), never as ORM objects.
 """
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Collection
+from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    String,
-    Update,
-    bindparam,
-    delete,
-    false,
-    func,
-    insert,
-    not_,
-    or_,
-    select,
-    true,
-    tuple_,
-    update,
-)
+from sqlalchemy import Integer, Update, bindparam, false, func, insert, not_, select, true, update
 
-from app.engine import unicode_lower
-from app.errors import AuthError, FieldError, InvalidInput, NotFound
+from app.errors import AuthError, NotFound, VersionMismatch
+from app.services import tags
 from app.services.accounts import USER_GONE, require_user, user_exists
-from app.services.cursors import decode_cursor, encode_cursor
-from app.statements import AnySelect, Runner
-from models.task import TASK_FIELDS, Task, TaskCreate, TaskFilter, TaskStats, TaskUpdate
-from models.utc import UTCDateTime, utcnow
+from app.services.listing import (
+    PUBLIC_COLUMNS,
+    TaskList,
+    TaskPage,
+    TaskRow,
+    Where,
+    count,
+    list_by_offset,
+    order_of,
+    page_by_key,
+    task_row,
+)
+from app.statements import Runner
+from models.task import Sort, Task, TaskCreate, TaskFilter, TaskStats, TaskUpdate
+from models.utc import utcnow
 
 TASK_NOT_FOUND = "Task not found"
-MAX_PAGE_SIZE = 500
 MAX_TASK_ID = 2**31 - 1  # the `tasks.id` column is a 32-bit integer, like GraphQL's Int
-
-TaskRow = dict[str, Any]  # a task as its owner sees it: the fields of `TaskBase` by name
+MAX_EXPECTED_VERSIONS = 8
 
 _tasks = Task.metadata.tables[Task.__tablename__]
 _columns = _tasks.c
-_PUBLIC_COLUMNS = tuple(_columns[name] for name in TASK_FIELDS)
-
-# The contract's listing order: incomplete first, then newest first, then highest id first.
-LISTING_ORDER = (_columns.completed.asc(), _columns.created_at.desc(), _columns.id.desc())
-
-
-def _row(values: Any) -> TaskRow:
-    return dict(zip(TASK_FIELDS, values, strict=True))
-
-
-def _rows(runner: Runner, statement: AnySelect, values: dict[str, Any]) -> list[TaskRow]:
-    return [_row(found) for found in runner.all(statement, values)]
-
-
-def _conditions(*, completed: bool, search: bool) -> list[ColumnElement[bool]]:
-    """The owner's tasks, narrowed by the filters present; their values are bound later."""
-    conditions = [_columns.user_id == bindparam("user_id")]
-    if completed:
-        conditions.append(_columns.completed == bindparam("completed"))
-    if search:
-        needle = bindparam("needle", type_=String())
-        conditions.append(
-            or_(
-                unicode_lower(_columns.title).like(needle, escape="/"),
-                unicode_lower(_columns.description).like(needle, escape="/"),
-            )
-        )
-    return conditions
-
-
-@cache
-def _count_statement(*, completed: bool, search: bool) -> AnySelect:
-    """The count, and whether the user still exists."""
-    return (
-        select(func.count(), user_exists())
-        .select_from(_tasks)
-        .where(*_conditions(completed=completed, search=search))
-    )
-
-
-@cache
-def _page_statement(
-    *, completed: bool, search: bool, state: bool = False, below: bool = False
-) -> AnySelect:
-    """A page in the listing order. `state` keeps one completion state (`:state`); `below`
-    starts under a keyset position (`:after_created_at`, `:after_id`)."""
-    conditions = _conditions(completed=completed, search=search)
-    if state:
-        conditions.append(_columns.completed == bindparam("state"))
-    if below:
-        position = tuple_(bindparam("after_created_at", type_=UTCDateTime()), bindparam("after_id"))
-        conditions.append(tuple_(_columns.created_at, _columns.id) < position)
-    return (
-        select(*_PUBLIC_COLUMNS)
-        .where(*conditions)
-        .order_by(*LISTING_ORDER)
-        .limit(bindparam("limit"))
-        .offset(bindparam("offset"))
-    )
-
-
-def _like_pattern(text: str) -> str:
-    """`text` anywhere, lower-cased, with `%`, `_` and the escape character matched literally."""
-    escaped = text.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
-    return f"%{escaped}%"
-
-
-@dataclass(frozen=True)
-class _Filter:
-    """A `TaskFilter` as a statement shape and the values to bind into it."""
-
-    shape: dict[str, bool]
-    values: dict[str, Any]
-
-    @classmethod
-    def of(cls, user_id: uuid.UUID, task_filter: TaskFilter) -> "_Filter":
-        values: dict[str, Any] = {"user_id": user_id}
-        if task_filter.completed is not None:
-            values["completed"] = task_filter.completed
-        if task_filter.search:
-            values["needle"] = _like_pattern(task_filter.search)
-        shape = {"completed": "completed" in values, "search": "needle" in values}
-        return cls(shape, values)
+_now = bindparam("now", type_=_columns.created_at.type)
+_mine = (_columns.id == bindparam("task_id"), _columns.user_id == bindparam("user_id"))
+_live = _columns.deleted_at.is_(None)
 
 
 def count_tasks(runner: Runner, user_id: uuid.UUID, /, *, task_filter: TaskFilter) -> int:
-    return _count(runner, _Filter.of(user_id, task_filter))
-
-
-def _count(runner: Runner, where: _Filter) -> int:
-    found = runner.first(_count_statement(**where.shape), where.values)
-    assert found is not None  # an aggregate always answers a row
-    total, alive = found
-    if not alive:
-        raise AuthError(USER_GONE)
-    return int(total)
-
-
-@dataclass(frozen=True)
-class TaskList:
-    tasks: list[TaskRow]
-    total: int  # matching the filter, before limit and offset
+    return count(runner, Where.of(user_id, task_filter))
 
 
 def list_tasks(
@@ -162,26 +67,13 @@ def list_tasks(
     /,
     *,
     task_filter: TaskFilter,
+    sort: Sort | None = None,
     limit: int,
     offset: int,
 ) -> TaskList:
     """One page by offset, in the listing order, with the count of all that match."""
-    where = _Filter.of(user_id, task_filter)
-    total = _count(runner, where)
-    values = {**where.values, "limit": limit, "offset": offset}
-    return TaskList(tasks=_rows(runner, _page_statement(**where.shape), values), total=total)
-
-
-@dataclass(frozen=True)
-class TaskPage:
-    tasks: list[TaskRow]
-    has_next_page: bool
-    user_id: uuid.UUID
-    cursor_key: str
-
-    def cursor(self, task: TaskRow) -> str:
-        """The opaque cursor just after `task`: signed, so made only for those asked for."""
-        return encode_cursor(task, self.user_id, self.cursor_key)
+    where = Where.of(user_id, task_filter)
+    return list_by_offset(runner, where, order_of(sort), limit=limit, offset=offset)
 
 
 def page_tasks(
@@ -190,60 +82,32 @@ def page_tasks(
     /,
     *,
     task_filter: TaskFilter,
+    sort: Sort | None = None,
     first: int,
     after: str | None,
     cursor_key: str,
 ) -> TaskPage:
-    """One page in the listing order, by key: a deep page costs what the first one costs.
-
-    After a cursor, the rest of its completion state comes first (an index range on
-    `(created_at, id)` below the cursor), then, if the page is not full and the cursor was an
-    incomplete task, the completed tasks from the top: at most two index-served queries.
-    """
-    if not 1 <= first <= MAX_PAGE_SIZE:
-        raise InvalidInput(
-            f"first must be between 1 and {MAX_PAGE_SIZE}",
-            [FieldError("first", f"must be between 1 and {MAX_PAGE_SIZE}")],
-        )
-    where = _Filter.of(user_id, task_filter)
-    wanted = first + 1  # one more than the page tells whether another page follows
-    values = {**where.values, "limit": wanted, "offset": 0}
-    if after is None:
-        rows = _rows(runner, _page_statement(**where.shape), values)
-    else:
-        position = decode_cursor(after, user_id, cursor_key)
-        keyset = {
-            "state": position.completed,
-            "after_created_at": position.created_at,
-            "after_id": position.id,
-        }
-        below = _page_statement(**where.shape, state=True, below=True)
-        rows = _rows(runner, below, {**values, **keyset})
-        if len(rows) < wanted and not position.completed:
-            rest = {**values, "state": True, "limit": wanted - len(rows)}
-            rows += _rows(runner, _page_statement(**where.shape, state=True), rest)
-    if not rows:
-        require_user(runner, user_id)
-    tasks = rows[:first]
-    return TaskPage(
-        tasks=tasks, has_next_page=len(rows) > first, user_id=user_id, cursor_key=cursor_key
+    """One page by key: a deep page costs what the first one costs. A cursor continues only the
+    order and filter it was made for."""
+    where = Where.of(user_id, task_filter)
+    order = order_of(sort)
+    return page_by_key(
+        runner, user_id, where, order, first=first, after=after, cursor_key=cursor_key
     )
 
 
-_GET = select(*_PUBLIC_COLUMNS).where(
-    _columns.id == bindparam("task_id"), _columns.user_id == bindparam("user_id")
-)
+_GET = select(*PUBLIC_COLUMNS).where(*_mine, _live)
 
 
 def find_task(runner: Runner, user_id: uuid.UUID, /, *, task_id: int) -> TaskRow | None:
-    """The task, if it exists and belongs to the user; `None` otherwise (the two look alike)."""
+    """The live task, if it exists and belongs to the user; `None` otherwise (alike)."""
     found = None
     if 1 <= task_id <= MAX_TASK_ID:
         found = runner.first(_GET, {"task_id": task_id, "user_id": user_id})
     if found is None:
         require_user(runner, user_id)
         return None
-    return _row(found)
+    return task_row(found)
 
 
 def get_task(runner: Runner, user_id: uuid.UUID, /, *, task_id: int) -> TaskRow:
@@ -253,22 +117,21 @@ def get_task(runner: Runner, user_id: uuid.UUID, /, *, task_id: int) -> TaskRow:
     return task
 
 
+def _bound(name: str) -> Any:
+    return bindparam(name, type_=_columns[name].type)
+
+
 # INSERT ... SELECT, so that nothing is inserted for a user who no longer exists.
-_now = bindparam("now", type_=_columns.created_at.type)
+_CREATED = ("title", "title_key", "description", "priority", "due_at", "tags")
 _CREATE = (
     insert(_tasks)
     .from_select(
-        ["user_id", "title", "description", "completed", "created_at", "updated_at"],
-        select(
-            bindparam("user_id", type_=_columns.user_id.type),
-            bindparam("title", type_=_columns.title.type),
-            bindparam("description", type_=_columns.description.type),
-            false(),
-            _now,
-            _now,
-        ).where(user_exists()),
+        ["user_id", *_CREATED, "completed", "version", "created_at", "updated_at"],
+        select(_bound("user_id"), *map(_bound, _CREATED), false(), 1, _now, _now).where(
+            user_exists()
+        ),
     )
-    .returning(*_PUBLIC_COLUMNS)
+    .returning(*PUBLIC_COLUMNS)
 )
 
 
@@ -276,79 +139,129 @@ def create_task(runner: Runner, user_id: uuid.UUID, /, *, data: TaskCreate) -> T
     values = {
         "user_id": user_id,
         "title": data.title,
+        "title_key": data.title.casefold(),
         "description": data.description or "",
+        "priority": data.priority,
+        "due_at": data.due_at,
+        "tags": [],
         "now": utcnow(),
     }
-    created = runner.first(_CREATE, values)
-    if created is None:
+    if not data.tags:
+        return _inserted(runner.first(_CREATE, values))
+    with runner.transaction():
+        values["tags"] = tags.resolve(runner, user_id, data.tags)
+        created = _inserted(runner.first(_CREATE, values))
+        tags.attach(runner, user_id, created["id"], data.tags)
+        return created
+
+
+def _inserted(found: Any) -> TaskRow:
+    if found is None:
         raise AuthError(USER_GONE)
-    return _row(created)
-
-
-def _owned(statement: Update) -> Update:
-    """`statement` narrowed to the user's task `:task_id`, stamped, answering the task after it."""
-    return (
-        statement.where(
-            _columns.id == bindparam("task_id"), _columns.user_id == bindparam("user_id")
-        )
-        .values(updated_at=_now)
-        .returning(*_PUBLIC_COLUMNS)
-    )
+    return task_row(found)
 
 
 @cache
-def _update_statement(fields: frozenset[str]) -> Update:
-    """An UPDATE of the fields a change names (one statement per set of fields)."""
-    return _owned(update(_tasks).values({name: bindparam(name) for name in sorted(fields)}))
+def change_statement(fields: frozenset[str], expected: int, *, trash: bool = False) -> Update:
+    """An UPDATE of the user's task `:task_id` (live, or in the trash), setting `fields` from
+    their parameters, one more version and the time; with `expected` versions to match."""
+    conditions = [*_mine, _columns.deleted_at.is_not(None) if trash else _live]
+    if expected:
+        versions = [bindparam(f"expected_{i}", type_=Integer()) for i in range(expected)]
+        conditions.append(_columns.version.in_(versions))
+    return (
+        update(_tasks)
+        .where(*conditions)
+        .values({name: _bound(name) for name in sorted(fields)})
+        .values(version=_columns.version + 1, updated_at=_now)
+        .returning(*PUBLIC_COLUMNS)
+    )
 
 
-# Flipped in one statement, so concurrent toggles never lose a flip.
-_TOGGLE = _owned(update(_tasks).values(completed=not_(_columns.completed)))
+# Flipped in the statement, so concurrent toggles never lose a flip.
+_TOGGLE = {"completed": not_(_columns.completed)}
+_VERSION = select(_columns.version).where(*_mine, _live)
 
 
 def _change(
-    runner: Runner, user_id: uuid.UUID, task_id: int, statement: Update, values: dict[str, Any]
+    runner: Runner,
+    user_id: uuid.UUID,
+    task_id: int,
+    values: dict[str, Any],
+    expected: Collection[int] | None,
+    *,
+    flip: bool = False,
+    now: datetime | None = None,
 ) -> TaskRow:
+    """Apply `values` (or flip `completed`) to the user's live task at `now` (default: now);
+    `NotFound` when it is not there, `VersionMismatch` when it is at another version than one of
+    `expected`."""
+    if expected is not None and not expected:
+        expected = [0]  # no task has version 0: the write matches none
+    expected = sorted(expected or ())[:MAX_EXPECTED_VERSIONS]
+    if flip:
+        statement = _toggle_statement(len(expected))
+    else:
+        statement = change_statement(frozenset(values), len(expected))
+    keys = {"task_id": task_id, "user_id": user_id, "now": now or utcnow()}
+    keys |= {f"expected_{i}": version for i, version in enumerate(expected)}
     changed = None
     if 1 <= task_id <= MAX_TASK_ID:
-        keys = {"task_id": task_id, "user_id": user_id, "now": utcnow()}
         changed = runner.first(statement, {**values, **keys})
-    if changed is None:
-        require_user(runner, user_id)
-        raise NotFound(TASK_NOT_FOUND)
-    return _row(changed)
+    if changed is not None:
+        return task_row(changed)
+    if expected and 1 <= task_id <= MAX_TASK_ID:
+        current = runner.scalar(_VERSION, keys)
+        if current is not None:
+            raise VersionMismatch(current)
+    require_user(runner, user_id)
+    raise NotFound(TASK_NOT_FOUND)
+
+
+@cache
+def _toggle_statement(expected: int) -> Update:
+    return change_statement(frozenset(), expected).values(_TOGGLE)
 
 
 def update_task(
-    runner: Runner, user_id: uuid.UUID, /, *, task_id: int, changes: TaskUpdate
+    runner: Runner,
+    user_id: uuid.UUID,
+    /,
+    *,
+    task_id: int,
+    changes: TaskUpdate,
+    expected: Collection[int] | None = None,
 ) -> TaskRow:
     values = changes.changes()
-    return _change(runner, user_id, task_id, _update_statement(frozenset(values)), values)
+    if "title" in values:
+        values["title_key"] = values["title"].casefold()
+    if "tags" not in values:
+        return _change(runner, user_id, task_id, values, expected)
+    with runner.transaction():
+        names = values["tags"]
+        values["tags"] = tags.resolve(runner, user_id, names)
+        changed = _change(runner, user_id, task_id, values, expected)
+        tags.attach(runner, user_id, task_id, names)
+        return changed
 
 
-def toggle_task(runner: Runner, user_id: uuid.UUID, /, *, task_id: int) -> TaskRow:
-    return _change(runner, user_id, task_id, _TOGGLE, {})
+def toggle_task(
+    runner: Runner, user_id: uuid.UUID, /, *, task_id: int, expected: Collection[int] | None = None
+) -> TaskRow:
+    return _change(runner, user_id, task_id, {}, expected, flip=True)
 
 
-_DELETE = (
-    delete(_tasks)
-    .where(_columns.id == bindparam("task_id"), _columns.user_id == bindparam("user_id"))
-    .returning(_columns.id)
-)
-
-
-def delete_task(runner: Runner, user_id: uuid.UUID, /, *, task_id: int) -> None:
-    deleted = None
-    if 1 <= task_id <= MAX_TASK_ID:
-        deleted = runner.first(_DELETE, {"task_id": task_id, "user_id": user_id})
-    if deleted is None:
-        require_user(runner, user_id)
-        raise NotFound(TASK_NOT_FOUND)
+def delete_task(
+    runner: Runner, user_id: uuid.UUID, /, *, task_id: int, expected: Collection[int] | None = None
+) -> TaskRow:
+    """Move the task to the trash (its tags stay with it, for a restore)."""
+    now = utcnow()
+    return _change(runner, user_id, task_id, {"deleted_at": now}, expected, now=now)
 
 
 _STATS = select(
     func.count(), func.count().filter(_columns.completed == true()), user_exists()
-).where(_columns.user_id == bindparam("user_id"))
+).where(_columns.user_id == bindparam("user_id"), _live)
 
 
 def task_stats(runner: Runner, user_id: uuid.UUID, /) -> TaskStats:

@@ -1,29 +1,72 @@
-"""`/api/tasks`: the caller's own tasks. Another user's task is answered as if it did not exist.
+"""`/api/tasks` and `/api/tags`: the caller's own tasks and tags. Another user's task is answered
+as if it did not exist.
 
 Each handler runs one service for the token's user (the service refuses a user who no longer
-exists) and answers the task rows as JSON; `response_model` documents them.
+exists) and answers the task rows as JSON, with the task's version as its `ETag`;
+`response_model` documents them.
 """
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Header, Path, Query, Response, status
+from pydantic import AwareDatetime
 
+from app.api.conditions import etag, expected_versions, not_modified
 from app.api.deps import DatabaseDep, Viewer
-from app.api.responses import TOTAL_COUNT_HEADER, errors, json_body
+from app.api.responses import (
+    ETAG_HEADER,
+    IF_MATCH,
+    REPLAYED_HEADER,
+    TOTAL_COUNT_HEADER,
+    errors,
+    json_body,
+)
 from app.api.routing import OrjsonRoute
+from app.errors import FieldError, InvalidInput
+from app.services import idempotency
 from app.services import tasks as task_service
-from app.services.tasks import MAX_PAGE_SIZE, MAX_TASK_ID
+from app.services.listing import MAX_PAGE_SIZE
+from app.services.tags import tag_counts
+from app.services.tasks import MAX_TASK_ID
+from models.idempotency import IDEMPOTENCY_KEY_MAX
 from models.responses import Message
-from models.task import TaskCreate, TaskFilter, TaskPublic, TaskStats, TaskUpdate
-from models.text import SearchText
+from models.task import (
+    Priority,
+    Sort,
+    TagCount,
+    TaskCreate,
+    TaskFilter,
+    TaskPublic,
+    TaskStats,
+    TaskUpdate,
+)
+from models.text import SearchText, TagName
 
-router = APIRouter(prefix="/tasks", tags=["tasks"], route_class=OrjsonRoute)
+router = APIRouter(tags=["tasks"], route_class=OrjsonRoute)
 
 TaskId = Annotated[int, Path(ge=1, le=MAX_TASK_ID, description="The task's id")]
+SortValue = Literal[
+    "created_at", "-created_at", "updated_at", "-updated_at", "due_at", "-due_at",
+    "priority", "-priority", "title", "-title",
+]  # fmt: skip
+PRIORITIES = ", ".join(priority.value for priority in Priority)
+
+
+def _priorities(values: list[str] | None) -> list[Priority] | None:
+    """`priority=high&priority=low` or `priority=high,low`."""
+    if not values:
+        return None
+    try:
+        return [Priority(value.strip()) for joined in values for value in joined.split(",")]
+    except ValueError:
+        message = f"must be one or more of {PRIORITIES}"
+        raise InvalidInput(
+            f"Invalid input: priority: {message}", [FieldError("priority", message)]
+        ) from None
 
 
 @router.get(
-    "",
+    "/tasks",
     response_model=list[TaskPublic],
     responses={200: {"headers": TOTAL_COUNT_HEADER}, **errors(400, 401)},
 )
@@ -32,64 +75,153 @@ async def list_tasks(
     db: DatabaseDep,
     completed: bool | None = None,
     q: Annotated[SearchText | None, Query(description="Case-insensitive substring")] = None,
+    priority: Annotated[
+        list[str] | None,
+        Query(description=f"Any of these ({PRIORITIES}); repeated or comma-separated"),
+    ] = None,
+    tag: Annotated[
+        list[TagName] | None, Query(max_length=20, description="Carries every one")
+    ] = None,
+    due_before: Annotated[AwareDatetime | None, Query(description="Due strictly before")] = None,
+    due_after: Annotated[AwareDatetime | None, Query(description="Due at or after")] = None,
+    overdue: Annotated[bool | None, Query(description="Not completed and due before now")] = None,
+    sort: Annotated[
+        SortValue | None, Query(description="A field, `-` first for descending")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_TASK_ID)] = 0,
 ) -> Response:
-    """Incomplete tasks first, then newest first. `X-Total-Count` counts all that match."""
-    task_filter = TaskFilter(completed=completed, search=q)
+    """Incomplete tasks first, then newest first; or by `sort`, ties broken by id in the same
+    direction. `X-Total-Count` counts all that match."""
+    task_filter = TaskFilter(
+        completed=completed,
+        search=q,
+        priorities=_priorities(priority),
+        tags=tag,
+        due_before=due_before,
+        due_after=due_after,
+        overdue=overdue,
+    )
     found = await db.read(
-        task_service.list_tasks, viewer.user_id, task_filter=task_filter, limit=limit, offset=offset
+        task_service.list_tasks,
+        viewer.user_id,
+        task_filter=task_filter,
+        sort=Sort.parse(sort) if sort else None,
+        limit=limit,
+        offset=offset,
     )
     return json_body(found.tasks, headers={"X-Total-Count": str(found.total)})
 
 
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=IDEMPOTENCY_KEY_MAX,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Visible ASCII: a repeat within 24 hours answers the first answer again",
+    ),
+]
+
+
 @router.post(
-    "",
+    "/tasks",
     status_code=status.HTTP_201_CREATED,
     response_model=TaskPublic,
-    responses=errors(400, 401, 413),
+    responses={201: {"headers": {**ETAG_HEADER, **REPLAYED_HEADER}}, **errors(400, 401, 409, 413)},
 )
-async def create_task(data: TaskCreate, viewer: Viewer, db: DatabaseDep) -> Response:
-    task = await db.read(task_service.create_task, viewer.user_id, data=data)
-    return json_body(task, status.HTTP_201_CREATED)
+async def create_task(
+    data: TaskCreate,
+    viewer: Viewer,
+    db: DatabaseDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    if idempotency_key is None:
+        task = await db.read(task_service.create_task, viewer.user_id, data=data)
+        return json_body(task, status.HTTP_201_CREATED, etag(task))
+    answer = await db.read(idempotency.create_once, viewer.user_id, key=idempotency_key, data=data)
+    headers = etag(answer.body) | ({"Idempotent-Replayed": "true"} if answer.replayed else {})
+    return json_body(answer.body, answer.status_code, headers)
 
 
-@router.get("/stats", response_model=TaskStats, responses=errors(401))
+@router.get("/tasks/stats", response_model=TaskStats, responses=errors(401))
 async def task_stats(viewer: Viewer, db: DatabaseDep) -> TaskStats:
     return await db.read(task_service.task_stats, viewer.user_id)
 
 
-@router.get("/{task_id}", response_model=TaskPublic, responses=errors(400, 401, 404))
-async def get_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Response:
-    return json_body(await db.read(task_service.get_task, viewer.user_id, task_id=task_id))
-
-
-@router.put("/{task_id}", response_model=TaskPublic, responses=errors(400, 401, 404, 413))
-async def update_task(
-    task_id: TaskId, changes: TaskUpdate, viewer: Viewer, db: DatabaseDep
+@router.get(
+    "/tasks/{task_id}",
+    response_model=TaskPublic,
+    responses={
+        200: {"headers": ETAG_HEADER},
+        304: {"description": "Not modified"},
+        **errors(400, 401, 404),
+    },
+)
+async def get_task(
+    task_id: TaskId,
+    viewer: Viewer,
+    db: DatabaseDep,
+    if_none_match: Annotated[
+        str | None, Header(alias="If-None-Match", description="The ETag you have")
+    ] = None,
 ) -> Response:
-    """Change any of title, description, completed; fields left out stay as they are."""
+    task = await db.read(task_service.get_task, viewer.user_id, task_id=task_id)
+    if not_modified(if_none_match, task["version"]):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=etag(task))
+    return json_body(task, headers=etag(task))
+
+
+_CHANGED = {200: {"headers": ETAG_HEADER}, **errors(400, 401, 404, 412, 413)}
+
+
+@router.put("/tasks/{task_id}", response_model=TaskPublic, responses=_CHANGED)
+async def update_task(
+    task_id: TaskId, changes: TaskUpdate, viewer: Viewer, db: DatabaseDep, if_match: IF_MATCH = None
+) -> Response:
+    """Change any of the fields; those left out stay as they are."""
     updated = await db.read(
-        task_service.update_task, viewer.user_id, task_id=task_id, changes=changes
+        task_service.update_task,
+        viewer.user_id,
+        task_id=task_id,
+        changes=changes,
+        expected=expected_versions(if_match),
     )
-    return json_body(updated)
+    return json_body(updated, headers=etag(updated))
 
 
-@router.patch("/{task_id}", response_model=TaskPublic, responses=errors(400, 401, 404, 413))
+@router.patch("/tasks/{task_id}", response_model=TaskPublic, responses=_CHANGED)
 async def patch_task(
-    task_id: TaskId, changes: TaskUpdate, viewer: Viewer, db: DatabaseDep
+    task_id: TaskId, changes: TaskUpdate, viewer: Viewer, db: DatabaseDep, if_match: IF_MATCH = None
 ) -> Response:
     """The same as PUT: a partial update."""
-    return await update_task(task_id, changes, viewer, db)
+    return await update_task(task_id, changes, viewer, db, if_match)
 
 
-@router.patch("/{task_id}/toggle", response_model=TaskPublic, responses=errors(400, 401, 404))
-async def toggle_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Response:
+@router.patch("/tasks/{task_id}/toggle", response_model=TaskPublic, responses=_CHANGED)
+async def toggle_task(
+    task_id: TaskId, viewer: Viewer, db: DatabaseDep, if_match: IF_MATCH = None
+) -> Response:
     """Flip `completed`."""
-    return json_body(await db.read(task_service.toggle_task, viewer.user_id, task_id=task_id))
+    expected = expected_versions(if_match)
+    toggled = await db.read(
+        task_service.toggle_task, viewer.user_id, task_id=task_id, expected=expected
+    )
+    return json_body(toggled, headers=etag(toggled))
 
 
-@router.delete("/{task_id}", response_model=Message, responses=errors(400, 401, 404))
-async def delete_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Message:
-    await db.read(task_service.delete_task, viewer.user_id, task_id=task_id)
+@router.delete("/tasks/{task_id}", response_model=Message, responses=errors(400, 401, 404, 412))
+async def delete_task(
+    task_id: TaskId, viewer: Viewer, db: DatabaseDep, if_match: IF_MATCH = None
+) -> Message:
+    """Move the task to the trash (`/api/trash`)."""
+    expected = expected_versions(if_match)
+    await db.read(task_service.delete_task, viewer.user_id, task_id=task_id, expected=expected)
     return Message(message="Task deleted successfully")
+
+
+@router.get("/tags", response_model=list[TagCount], responses=errors(401))
+async def list_tags(viewer: Viewer, db: DatabaseDep) -> list[TagCount]:
+    """The tags your live tasks carry, by name (case-insensitively), with how many carry each."""
+    return await db.read(tag_counts, viewer.user_id)

@@ -1,0 +1,56 @@
+"""`/api/trash`: the caller's deleted tasks, until they are restored or purged."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from app.api.conditions import etag
+from app.api.deps import DatabaseDep, Viewer
+from app.api.responses import ETAG_HEADER, TOTAL_COUNT_HEADER, errors, json_body
+from app.api.routes.tasks import TaskId
+from app.api.routing import OrjsonRoute
+from app.services import trash
+from app.services.listing import MAX_PAGE_SIZE
+from app.services.tasks import MAX_TASK_ID
+from models.responses import Message, Purged
+from models.task import TaskPublic, TrashedTask
+
+router = APIRouter(prefix="/trash", tags=["trash"], route_class=OrjsonRoute)
+
+
+@router.get(
+    "",
+    response_model=list[TrashedTask],
+    responses={200: {"headers": TOTAL_COUNT_HEADER}, **errors(400, 401)},
+)
+async def list_trash(
+    viewer: Viewer,
+    db: DatabaseDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_TASK_ID)] = 0,
+) -> Response:
+    """Most recently deleted first. Tasks stay here TRASH_RETENTION_DAYS, then go for good."""
+    found = await db.read(trash.list_trash, viewer.user_id, limit=limit, offset=offset)
+    return json_body(found.tasks, headers={"X-Total-Count": str(found.total)})
+
+
+@router.post(
+    "/{task_id}/restore",
+    response_model=TaskPublic,
+    responses={200: {"headers": ETAG_HEADER}, **errors(400, 401, 404)},
+)
+async def restore_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Response:
+    """Back among your tasks, with its tags, one version more."""
+    restored = await db.read(trash.restore_task, viewer.user_id, task_id=task_id)
+    return json_body(restored, headers=etag(restored))
+
+
+@router.delete("/{task_id}", response_model=Message, responses=errors(400, 401, 404))
+async def purge_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Message:
+    await db.read(trash.purge_task, viewer.user_id, task_id=task_id)
+    return Message(message="Task deleted permanently")
+
+
+@router.delete("", response_model=Purged, responses=errors(401))
+async def empty_trash(viewer: Viewer, db: DatabaseDep) -> Purged:
+    return Purged(purged=await db.read(trash.empty_trash, viewer.user_id))

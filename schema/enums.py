@@ -1,0 +1,20 @@
+"""The enums of the GraphQL schema: the services' own, registered under the contract's names
+(`strawberry.enum` marks the class itself), so values pass between the layers unconverted."""
+
+from enum import Enum
+
+import strawberry
+
+from models.task import Priority, TaskOrder
+
+strawberry.enum(Priority, name="Priority")
+strawberry.enum(TaskOrder, name="TaskOrderField")
+
+
+@strawberry.enum
+class OrderDirection(Enum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+__all__ = ["OrderDirection", "Priority", "TaskOrder"]
