@@ -4,6 +4,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
 VALIDATION_BODY_REF = {"$ref": "#/components/schemas/ValidationErrorBody"}
 
@@ -23,6 +24,20 @@ def _replace_422(schema: dict[str, Any]) -> None:
     components = schema.get("components", {}).get("schemas", {})
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """`model`'s fields as optional OpenAPI query parameters, for a route that reads its query
+    string through the model itself instead of declaring each parameter."""
+    schema = model.model_json_schema()
+    parameters = []
+    for name, field in schema["properties"].items():
+        description = field.pop("description", None)
+        parameter = {"name": name, "in": "query", "required": False, "schema": field}
+        if description:
+            parameter["description"] = description
+        parameters.append(parameter)
+    return parameters
 
 
 def install_openapi(app: FastAPI) -> None:
