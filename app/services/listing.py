@@ -322,7 +322,7 @@ def order_of(sort: Sort | None) -> Order:
 
 
 @cache
-def _offset_statement(shape: Shape, order: Order) -> AnySelect:
+def offset_statement(shape: Shape, order: Order) -> AnySelect:
     columns = TRASH_COLUMNS if shape.trash else PUBLIC_COLUMNS
     return (
         select(*columns)
@@ -334,7 +334,7 @@ def _offset_statement(shape: Shape, order: Order) -> AnySelect:
 
 
 @cache
-def _segment_statement(shape: Shape, order: Order, segment: int, after: bool) -> AnySelect:
+def segment_statement(shape: Shape, order: Order, segment: int, after: bool) -> AnySelect:
     part = order.segments[segment]
     conditions = [*_conditions(shape), part.where]
     if after:
@@ -362,7 +362,7 @@ def list_by_offset(
     """One page by offset, with the count of all that match."""
     total = count(runner, where)
     values = {**where.values, "limit": limit, "offset": offset}
-    statement = _offset_statement(where.shape, order)
+    statement = offset_statement(where.shape, order)
     return TaskList(tasks=_rows(runner, statement, values, where.shape.trash), total=total)
 
 
@@ -412,7 +412,7 @@ def page_by_key(
     rows: list[TaskRow] = []
     if after is None:
         first_page = {**values, "limit": wanted, "offset": 0}
-        rows = _rows(runner, _offset_statement(where.shape, order), first_page, where.shape.trash)
+        rows = _rows(runner, offset_statement(where.shape, order), first_page, where.shape.trash)
         return _page(runner, user_id, order, rows, first, cursor_key, listing)
     position = decode_cursor(after, user_id, cursor_key, listing)
     if not 0 <= position.segment < len(order.segments):
@@ -420,7 +420,7 @@ def page_by_key(
     start = position.segment
     values |= order.segments[start].position_values(position.key)
     for segment in range(start, len(order.segments)):
-        statement = _segment_statement(
+        statement = segment_statement(
             where.shape, order, segment, after is not None and segment == start
         )
         rows += _rows(runner, statement, {**values, "limit": wanted - len(rows)}, where.shape.trash)
