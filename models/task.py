@@ -134,8 +134,6 @@ class Task(TaskBase, table=True):
             postgresql_where=TRASHED,
             sqlite_where=TRASHED,
         ),
-        # The retention purge, across users.
-        Index("ix_tasks_deleted_at", "deleted_at", postgresql_where=TRASHED, sqlite_where=TRASHED),
     )
 
     user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")

@@ -238,6 +238,14 @@ def test_delete_moves_to_the_trash_and_restore_brings_back(
         )["task"]
         is None
     )
+    live = data(
+        graphql(client, "{ tasks { totalCount nodes { id } } taskStats { total } }", account=alice)
+    )
+    assert (live["tasks"]["totalCount"], live["tasks"]["nodes"], live["taskStats"]["total"]) == (
+        0,
+        [],
+        0,
+    )
     trash = data(graphql(client, TRASH, account=alice))["trash"]
     assert trash["totalCount"] == 1
     assert (trash["nodes"][0]["tags"], trash["nodes"][0]["deletedAt"] is not None) == (["k"], True)

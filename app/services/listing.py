@@ -217,9 +217,15 @@ class Segment:
     holds: Callable[[TaskRow], bool]  # `where`, of a row already read
     key: tuple[Any, ...]  # the columns
     descending: bool
+    # Sorts before the key, though `where` makes it one value: it names the index to read. By
+    # id alone PostgreSQL may walk the primary key through every user's tasks (it cannot know
+    # that this user's tasks are few past a cursor's id), which a deep page felt (1.8 times the
+    # first page's latency in the bench, 9.6 ms against 0.2 over 40,000 other tasks).
+    leading: UnaryExpression[Any] | None = None
 
     def order_by(self) -> list[UnaryExpression[Any]]:
-        return [column.desc() if self.descending else column.asc() for column in self.key]
+        key = [column.desc() if self.descending else column.asc() for column in self.key]
+        return key if self.leading is None else [self.leading, *key]
 
     def after(self) -> ColumnElement[bool]:
         """Past the position bound to `:after_0`, `:after_1`, ... in this segment's order."""
@@ -278,10 +284,10 @@ def _by_due_date(descending: bool) -> Order:
         (_columns.due_at, _ID),
         descending,
     )
-    without = Segment(
-        _columns.due_at.is_(None), lambda task: task["due_at"] is None, (_ID,), descending
-    )
     due = (_columns.due_at.desc() if descending else _columns.due_at.asc()).nulls_last()
+    without = Segment(
+        _columns.due_at.is_(None), lambda task: task["due_at"] is None, (_ID,), descending, due
+    )
     name = "-due_at" if descending else "due_at"
     return Order(name, (with_date, without), (due, *with_date.order_by()[1:]))
 

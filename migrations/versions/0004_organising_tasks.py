@@ -58,7 +58,6 @@ def upgrade() -> None:
     for name, columns in LIVE_INDEXES.items():
         op.create_index(name, 'tasks', ['user_id', *columns], postgresql_where=LIVE, sqlite_where=LIVE)
     op.create_index('ix_tasks_trash', 'tasks', ['user_id', 'deleted_at', 'id'], postgresql_where=TRASHED, sqlite_where=TRASHED)
-    op.create_index('ix_tasks_deleted_at', 'tasks', ['deleted_at'], postgresql_where=TRASHED, sqlite_where=TRASHED)
     if connection.dialect.name == 'postgresql':
         # Descending with missing due dates last: a backward scan of ix_tasks_due puts them first.
         op.create_index(
@@ -111,7 +110,7 @@ def downgrade() -> None:
     op.get_bind().execute(tasks.delete().where(tasks.c.deleted_at.is_not(None)))
     if op.get_bind().dialect.name == 'postgresql':
         op.drop_index('ix_tasks_due_desc', table_name='tasks')
-    for name in ['ix_tasks_deleted_at', 'ix_tasks_trash', *LIVE_INDEXES]:
+    for name in ['ix_tasks_trash', *LIVE_INDEXES]:
         op.drop_index(name, table_name='tasks')
     # SQLite drops columns in place (ALTER TABLE DROP COLUMN, 3.35+), keeping ix_tasks_listing.
     for column in ['deleted_at', 'title_key', 'version', 'tags', 'due_at', 'priority']:

@@ -1,7 +1,8 @@
 """Soak (`make soak`, not a pytest module): minutes of mixed REST and GraphQL load from several
 users on a production server with two workers over PostgreSQL; then the database must hold exactly
-the acknowledged tasks not acknowledged deleted (owner, an acknowledged title, the parity of the
-acknowledged toggles), and each user's GraphQL pages and REST stats exactly their stored rows.
+the acknowledged tasks not acknowledged deleted among its live tasks (owner, an acknowledged title,
+the parity of the acknowledged toggles) and the deleted ones in the trash, and each user's GraphQL
+pages and REST stats exactly their live rows.
 Exits 1 on any 5xx or GraphQL INTERNAL_SERVER_ERROR / SERVICE_UNAVAILABLE, unanswered request,
 answer a correct client would not expect, or failed check."""
 
@@ -229,16 +230,19 @@ async def seen_by(client: Client) -> tuple[set[int], dict[str, int]]:
 async def check(base: str, database_url: str, ledger: Ledger) -> list[str]:
     """What differs between the database (and what each user sees) and what was acknowledged."""
     tasks, users = (Task.metadata.tables[model.__tablename__] for model in (Task, User))
-    query = sa.select(tasks.c.id, tasks.c.title, tasks.c.completed, users.c.email).join(users)
+    columns = (tasks.c.id, tasks.c.title, tasks.c.completed, users.c.email, tasks.c.deleted_at)
     with sa.create_engine(database_url, poolclass=NullPool).connect() as connection:
-        stored = {row[0]: row[1:] for row in connection.execute(query)}
+        rows = connection.execute(sa.select(*columns).join(users)).all()
+    stored = {row[0]: row[1:4] for row in rows if row[4] is None}  # the live tasks
+    trashed = {row[0] for row in rows if row[4] is not None}
     expected = set(ledger.owner) - ledger.deleted
     problems = [
         f"{len(ids)} {what}, e.g. {sorted(ids)[:10]}"
         for what, ids in [
             ("acknowledged tasks lost", expected - set(stored)),
             ("acknowledged deletes undone", ledger.deleted & set(stored)),
-            ("stored tasks nobody was told of", set(stored) - set(ledger.owner)),
+            ("acknowledged deletes not in the trash", ledger.deleted - trashed),
+            ("stored tasks nobody was told of", (set(stored) | trashed) - set(ledger.owner)),
         ]
         if ids
     ]
