@@ -73,7 +73,7 @@ class TaskFilterInput:
 @strawberry.input(name="TaskOrder", description="Ties are broken by id in the same direction.")
 class TaskOrderInput:
     field: TaskOrder
-    direction: OrderDirection = OrderDirection.ASC
+    direction: OrderDirection | None = OrderDirection.ASC  # null: ascending too
 
 
 def provided(value: object) -> dict[str, object]:

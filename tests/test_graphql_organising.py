@@ -182,9 +182,10 @@ def test_every_order_pages_by_key_in_the_rest_order(
 def test_order_direction_defaults_to_ascending(
     client: TestClient, alice: Account, mixed: None
 ) -> None:
-    found = data(graphql(client, PAGE, {"orderBy": {"field": "TITLE"}}, account=alice))
     rest = client.get("/api/tasks", params={"sort": "title"}, headers=alice.headers).json()
-    assert [node["id"] for node in found["tasks"]["nodes"]] == [task["id"] for task in rest]
+    for order in ({"field": "TITLE"}, {"field": "TITLE", "direction": None}):
+        found = data(graphql(client, PAGE, {"orderBy": order}, account=alice))
+        assert [node["id"] for node in found["tasks"]["nodes"]] == [task["id"] for task in rest]
 
 
 def test_a_cursor_continues_only_its_own_order_and_filter(
