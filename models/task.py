@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from pydantic import AwareDatetime, StrictBool, field_validator, model_validator
+from pydantic import StrictBool, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import Column, Index, SmallInteger, String, Text, desc, text
 from sqlalchemy.types import TypeDecorator
@@ -14,7 +14,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel._compat import SQLModelConfig
 
 from models.text import DESCRIPTION_MAX, TITLE_MAX, Description, SearchText, TagName, Tags, Title
-from models.utc import UTCDateTime, utcnow
+from models.utc import UTCDateTime, UTCInstant, utcnow
 
 LISTING_INDEX = "ix_tasks_listing"
 DUE_DESC_INDEX = "ix_tasks_due_desc"
@@ -156,7 +156,7 @@ class TaskCreate(SQLModel):
     title: Title
     description: Description | None = Field(default="", description="null is the same as empty.")
     priority: Priority = Priority.NONE
-    due_at: AwareDatetime | None = Field(default=None, description="With a time zone.")
+    due_at: UTCInstant | None = Field(default=None, description="With a time zone.")
     tags: Tags | None = Field(default=None, description="null is the same as none.")
 
     @field_validator("priority", mode="before")
@@ -173,7 +173,7 @@ class TaskUpdate(SQLModel):
     description: Description | None = Field(default=None, description="null clears it.")
     completed: StrictBool = Field(default=None, description="Leave out to keep; null is refused.")
     priority: Priority = Field(default=None, description="Leave out to keep; null is refused.")
-    due_at: AwareDatetime | None = Field(default=None, description="null removes the due date.")
+    due_at: UTCInstant | None = Field(default=None, description="null removes the due date.")
     tags: Tags | None = Field(default=None, description="Replaces the set; null or [] clears it.")
 
     @field_validator("title", "completed", "priority", mode="before")
@@ -237,8 +237,8 @@ class TaskFilter(SQLModel):
     search: SearchText | None = None
     priorities: list[Priority] | None = Field(default=None, max_length=20)
     tags: list[TagName] | None = Field(default=None, max_length=20)
-    due_before: AwareDatetime | None = None
-    due_after: AwareDatetime | None = None
+    due_before: UTCInstant | None = None
+    due_after: UTCInstant | None = None
     overdue: bool | None = None
 
     @model_validator(mode="after")

@@ -1,14 +1,31 @@
 """UTC time: the clock (`utcnow`) and the column type every timestamp is stored in."""
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import AfterValidator, AwareDatetime
+from pydantic_core import PydanticCustomError
 from sqlalchemy import DateTime, Dialect
 from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _in_utc(value: datetime) -> datetime:
+    """`value` in UTC; an instant that UTC cannot write (year 1 at +14:00 is year 0 there) is
+    bad input, not an overflow deep in a driver."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "datetime_out_of_range", "must fall between the years 1 and 9999 in UTC"
+        ) from None
+
+
+# A timestamp from a client: with a time zone (else bad input), kept in UTC.
+UTCInstant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -72,6 +72,16 @@ def test_a_due_date_without_a_time_zone_is_bad_user_input(
     assert client.get("/api/tasks", headers=alice.headers).json() == []
 
 
+def test_an_instant_that_utc_cannot_write_is_bad_user_input(
+    client: TestClient, alice: Account
+) -> None:
+    moment = "0001-01-01T00:00:00+14:00"
+    body = graphql(client, CREATE, {"input": {"title": "t", "dueAt": moment}}, account=alice)
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    body = graphql(client, PAGE, {"filter": {"dueBefore": moment}}, account=alice)
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+
+
 def test_update_task_nulls_clear_due_date_and_tags(client: TestClient, alice: Account) -> None:
     task = create(client, alice, title="t", dueAt="2030-01-01T00:00:00Z", tags=["a"])
     variables = {"id": task["id"], "input": {"dueAt": None, "tags": None}}

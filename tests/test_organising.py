@@ -332,3 +332,24 @@ def test_another_users_tag_of_the_same_name_is_their_own(
 
 def test_tags_needs_a_token(client: TestClient) -> None:
     assert client.get("/api/tags").status_code == 401
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_an_instant_that_utc_cannot_write_is_a_400_not_a_500(
+    client: TestClient, alice: Account, moment: str
+) -> None:
+    response = client.post(
+        "/api/tasks", json={"title": "t", "due_at": moment}, headers=alice.headers
+    )
+    assert bad_field(response) == ["due_at"]
+    response = client.get("/api/tasks", params={"due_before": moment}, headers=alice.headers)
+    assert bad_field(response) == ["due_before"]
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"])
+def test_the_ends_of_the_calendar_are_due_dates_like_any_other(
+    client: TestClient, alice: Account, moment: str
+) -> None:
+    task = create_task(client, alice, "t", due_at=moment)
+    assert task["due_at"] == moment
+    assert listed(client, alice, due_after=moment) == ["t"]

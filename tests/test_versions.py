@@ -111,6 +111,13 @@ def test_if_match_with_a_list_matches_any_of_its_versions(
     assert client.patch(f"/api/tasks/{task['id']}/toggle", headers=headers).status_code == 200
 
 
+def test_an_if_match_version_beyond_any_task_is_a_412(client: TestClient, alice: Account) -> None:
+    task = create_task(client, alice, "t")
+    headers = {**alice.headers, "If-Match": '"9999999999"'}
+    response = client.patch(f"/api/tasks/{task['id']}/toggle", headers=headers)
+    assert (response.status_code, response.json()["current_version"]) == (412, 1)
+
+
 def test_a_weak_etag_never_matches_if_match(client: TestClient, alice: Account) -> None:
     task = create_task(client, alice, "t")
     headers = {**alice.headers, "If-Match": 'W/"1"'}

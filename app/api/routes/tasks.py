@@ -10,7 +10,7 @@ import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from app.api.conditions import etag, expected_versions, not_modified
 from app.api.deps import DatabaseDep, Viewer
@@ -44,6 +44,7 @@ from models.task import (
     TaskUpdate,
 )
 from models.text import SearchText, TagName
+from models.utc import UTCInstant
 
 router = APIRouter(tags=["tasks"], route_class=OrjsonRoute)
 
@@ -75,8 +76,8 @@ class TaskQuery(BaseModel):
         None, description=f"Any of these ({PRIORITIES}); repeated or comma-separated"
     )
     tag: list[TagName] | None = Field(None, max_length=20, description="Carries every one")
-    due_before: AwareDatetime | None = Field(None, description="Due strictly before")
-    due_after: AwareDatetime | None = Field(None, description="Due at or after")
+    due_before: UTCInstant | None = Field(None, description="Due strictly before")
+    due_after: UTCInstant | None = Field(None, description="Due at or after")
     overdue: bool | None = Field(None, description="Not completed and due before now")
     sort: SortValue | None = Field(None, description="A field, `-` first for descending")
     limit: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
