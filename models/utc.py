@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import DateTime, Dialect
 from sqlalchemy.types import TypeDecorator
@@ -24,8 +24,18 @@ def _in_utc(value: datetime) -> datetime:
         ) from None
 
 
-# A timestamp from a client: with a time zone (else bad input), kept in UTC.
-UTCInstant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+def _timestamp_text(value: object) -> object:
+    """RFC 3339 text (or a datetime, from GraphQL): not a number of seconds, whose zone the
+    client never stated."""
+    if isinstance(value, int | float):
+        raise PydanticCustomError(
+            "datetime_type", "must be an RFC 3339 timestamp with a time zone, as text"
+        )
+    return value
+
+
+# A timestamp from a client: RFC 3339 with a time zone (else bad input), kept in UTC.
+UTCInstant = Annotated[AwareDatetime, BeforeValidator(_timestamp_text), AfterValidator(_in_utc)]
 
 
 class UTCDateTime(TypeDecorator[datetime]):

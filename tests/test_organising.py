@@ -353,3 +353,19 @@ def test_the_ends_of_the_calendar_are_due_dates_like_any_other(
     task = create_task(client, alice, "t", due_at=moment)
     assert task["due_at"] == moment
     assert listed(client, alice, due_after=moment) == ["t"]
+
+
+@pytest.mark.parametrize("moment", [12345, 1.5, True])
+def test_a_due_date_that_is_a_number_is_refused(
+    client: TestClient, alice: Account, moment: object
+) -> None:
+    response = client.post(
+        "/api/tasks", json={"title": "t", "due_at": moment}, headers=alice.headers
+    )
+    assert bad_field(response) == ["due_at"]
+
+
+def test_priority_filter_values_count_once(client: TestClient, alice: Account) -> None:
+    create_task(client, alice, "high", priority="high")
+    assert listed(client, alice, priority=",".join(["high"] * 25)) == ["high"]
+    assert listed(client, alice, priority=["high"] * 25) == ["high"]

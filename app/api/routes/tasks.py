@@ -61,10 +61,11 @@ def _priorities(values: list[str] | None) -> list[Priority] | None:
     if not values:
         return None
     try:
-        return [Priority(value.strip()) for joined in values for value in joined.split(",")]
+        found = {Priority(value.strip()) for joined in values for value in joined.split(",")}
     except ValueError:
         message = f"must be one or more of {PRIORITIES}"
         raise invalid_input([FieldError("priority", message)]) from None
+    return sorted(found, key=list(Priority).index)  # each once: any of them
 
 
 class TaskQuery(BaseModel):
@@ -115,14 +116,17 @@ async def list_tasks(
 ) -> Response:
     """Incomplete tasks first, then newest first; or by `sort`, ties broken by id in the same
     direction. `X-Total-Count` counts all that match."""
-    task_filter = TaskFilter(
-        completed=query.completed,
-        search=query.q,
-        priorities=_priorities(query.priority),
-        tags=query.tag,
-        due_before=query.due_before,
-        due_after=query.due_after,
-        overdue=query.overdue,
+    task_filter = validate(
+        TaskFilter,
+        {
+            "completed": query.completed,
+            "search": query.q,
+            "priorities": _priorities(query.priority),
+            "tags": query.tag,
+            "due_before": query.due_before,
+            "due_after": query.due_after,
+            "overdue": query.overdue,
+        },
     )
     found = await db.read(
         task_service.list_tasks,
