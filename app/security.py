@@ -72,6 +72,9 @@ class TokenClaims:
     type: TokenType
     issued_at: datetime
     expires_at: datetime
+    # The session (the login's chain of refresh tokens) an access token belongs to: the token
+    # authenticates only while that session is live. Refresh tokens find theirs in the database.
+    session_id: uuid.UUID | None = None
 
 
 def encode_claims(claims: TokenClaims, *, key: str) -> str:
@@ -83,6 +86,8 @@ def encode_claims(claims: TokenClaims, *, key: str) -> str:
         "iat": claims.issued_at,
         "exp": claims.expires_at,
     }
+    if claims.session_id is not None:
+        payload["sid"] = str(claims.session_id)
     return jwt.encode(payload, key, algorithm=ALGORITHM)
 
 
@@ -93,6 +98,7 @@ def encode_token(
     lifetime: timedelta,
     key: str,
     token_id: uuid.UUID | None = None,
+    session_id: uuid.UUID | None = None,
 ) -> tuple[str, TokenClaims]:
     """A new token of `type` for `user_id`, valid for `lifetime` from now, and its claims."""
     now = utcnow()
@@ -102,6 +108,7 @@ def encode_token(
         type=type,
         issued_at=now,
         expires_at=now + lifetime,
+        session_id=session_id,
     )
     return encode_claims(claims, key=key), claims
 
@@ -117,12 +124,15 @@ def decode_token(token: str, *, key: str, expected_type: TokenType) -> TokenClai
         )
         if payload["type"] != expected_type:
             raise AuthError(f"Expected an {expected_type} token")
+        if expected_type == "access" and "sid" not in payload:
+            raise AuthError("Invalid token")  # issued before sessions: refresh for a new one
         return TokenClaims(
             user_id=uuid.UUID(payload["sub"]),
             token_id=uuid.UUID(payload["jti"]),
             type=expected_type,
             issued_at=datetime.fromtimestamp(payload["iat"], tz=UTC),
             expires_at=datetime.fromtimestamp(payload["exp"], tz=UTC),
+            session_id=uuid.UUID(payload["sid"]) if "sid" in payload else None,
         )
     except jwt.ExpiredSignatureError:
         raise AuthError("Token has expired") from None

@@ -5,6 +5,7 @@ from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 
 from app.runtime import Runtime
+from app.security import TokenClaims
 from app.services import accounts
 from app.throttle import Client
 from models.user import User
@@ -25,15 +26,25 @@ class Context(BaseContext):
         self.client = client  # one per HTTP request: its allowance spans aliases and batches
         self._authorization = authorization
         self._user: User | None = None
+        self._claims: TokenClaims | None = None
         self._user_lock = anyio.Lock()
 
     async def user(self) -> User:
-        """The authenticated user; `AuthError` (UNAUTHENTICATED) when there is none."""
+        """The authenticated user, while the session of the request's token is live;
+        `AuthError` (UNAUTHENTICATED) otherwise."""
         async with self._user_lock:
             if self._user is None:
                 claims = accounts.access_claims(self.runtime.settings, self._authorization)
                 self._user = await accounts.me(runtime=self.runtime, claims=claims)
+                self._claims = claims
         return self._user
+
+    async def claims(self) -> TokenClaims:
+        """The claims of the request's token, once `user()` has found its session live: what
+        the services are run for (they check the session again in their own statements)."""
+        await self.user()
+        assert self._claims is not None
+        return self._claims
 
     @property
     def viewer(self) -> User | None:

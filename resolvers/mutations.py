@@ -45,29 +45,31 @@ async def refresh_token(info: ContextInfo, refresh_token: str) -> TokenPair:
 
 
 async def logout(info: ContextInfo, refresh_token: str) -> bool:
-    user = await info.context.user()
+    viewer = await info.context.claims()
     body = validate(RefreshRequest, {"refresh_token": refresh_token})
     await accounts.logout(
-        runtime=info.context.runtime, user_id=user.id, refresh_token=body.refresh_token
+        runtime=info.context.runtime,
+        viewer=viewer,
+        refresh_token=body.refresh_token,
     )
     return True
 
 
 async def create_task(info: ContextInfo, input: CreateTaskInput) -> TaskType:
-    user = await info.context.user()
+    user, viewer = await info.context.user(), await info.context.claims()
     data = validate(TaskCreate, vars(input))
-    created = await info.context.db.read(task_service.create_task, user.id, data=data)
+    created = await info.context.db.read(task_service.create_task, viewer, data=data)
     return TaskType.from_row(created, UserType.from_model(user))
 
 
 async def update_task(
     info: ContextInfo, id: int, input: UpdateTaskInput, expected_version: int | None = None
 ) -> TaskType:
-    user = await info.context.user()
+    user, viewer = await info.context.user(), await info.context.claims()
     changes = validate(TaskUpdate, provided(input))
     updated = await info.context.db.read(
         task_service.update_task,
-        user.id,
+        viewer,
         task_id=id,
         changes=changes,
         expected=_expected(expected_version),
@@ -76,34 +78,40 @@ async def update_task(
 
 
 async def toggle_task(info: ContextInfo, id: int, expected_version: int | None = None) -> TaskType:
-    user = await info.context.user()
+    user, viewer = await info.context.user(), await info.context.claims()
     toggled = await info.context.db.read(
-        task_service.toggle_task, user.id, task_id=id, expected=_expected(expected_version)
+        task_service.toggle_task,
+        viewer,
+        task_id=id,
+        expected=_expected(expected_version),
     )
     return TaskType.from_row(toggled, UserType.from_model(user))
 
 
 async def delete_task(info: ContextInfo, id: int, expected_version: int | None = None) -> bool:
     """Move the task to the trash."""
-    user = await info.context.user()
+    viewer = await info.context.claims()
     await info.context.db.read(
-        task_service.delete_task, user.id, task_id=id, expected=_expected(expected_version)
+        task_service.delete_task,
+        viewer,
+        task_id=id,
+        expected=_expected(expected_version),
     )
     return True
 
 
 async def restore_task(info: ContextInfo, id: int) -> TaskType:
-    user = await info.context.user()
-    restored = await info.context.db.read(trash_service.restore_task, user.id, task_id=id)
+    user, viewer = await info.context.user(), await info.context.claims()
+    restored = await info.context.db.read(trash_service.restore_task, viewer, task_id=id)
     return TaskType.from_row(restored, UserType.from_model(user))
 
 
 async def purge_task(info: ContextInfo, id: int) -> bool:
-    user = await info.context.user()
-    await info.context.db.read(trash_service.purge_task, user.id, task_id=id)
+    viewer = await info.context.claims()
+    await info.context.db.read(trash_service.purge_task, viewer, task_id=id)
     return True
 
 
 async def empty_trash(info: ContextInfo) -> int:
-    user = await info.context.user()
-    return await info.context.db.read(trash_service.empty_trash, user.id)
+    viewer = await info.context.claims()
+    return await info.context.db.read(trash_service.empty_trash, viewer)

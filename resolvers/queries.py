@@ -34,8 +34,8 @@ async def me(info: ContextInfo) -> UserType:
 
 
 async def task(info: ContextInfo, id: int) -> TaskType | None:
-    user = await info.context.user()
-    found = await info.context.db.read(task_service.find_task, user.id, task_id=id)
+    user, viewer = await info.context.user(), await info.context.claims()
+    found = await info.context.db.read(task_service.find_task, viewer, task_id=id)
     return TaskType.from_row(found, UserType.from_model(user)) if found else None
 
 
@@ -67,7 +67,7 @@ async def tasks(
     after: str | None = strawberry.UNSET,
 ) -> TaskConnection:
     context = info.context
-    user = await context.user()
+    user, viewer = await context.user(), await context.claims()
     task_filter = validate(TaskFilter, provided(filter) if filter else {})
     sort = None
     if order_by:
@@ -75,7 +75,7 @@ async def tasks(
     after = None if after is strawberry.UNSET else after
     page = await context.db.read(
         task_service.page_tasks,
-        user.id,
+        viewer,
         task_filter=task_filter,
         sort=sort,
         first=DEFAULT_PAGE_SIZE if first is None else first,
@@ -84,7 +84,7 @@ async def tasks(
     )
 
     async def count() -> int:
-        return await context.db.read(task_service.count_tasks, user.id, task_filter=task_filter)
+        return await context.db.read(task_service.count_tasks, viewer, task_filter=task_filter)
 
     return _connection(page, UserType.from_model(user), after, count)
 
@@ -93,28 +93,28 @@ async def trash(
     info: ContextInfo, first: int | None = DEFAULT_PAGE_SIZE, after: str | None = strawberry.UNSET
 ) -> TaskConnection:
     context = info.context
-    user = await context.user()
+    user, viewer = await context.user(), await context.claims()
     after = None if after is strawberry.UNSET else after
     page = await context.db.read(
         trash_service.page_trash,
-        user.id,
+        viewer,
         first=DEFAULT_PAGE_SIZE if first is None else first,
         after=after,
         cursor_key=context.runtime.settings.signing_key,
     )
 
     async def count() -> int:
-        listing = await context.db.read(trash_service.list_trash, user.id, limit=1, offset=0)
+        listing = await context.db.read(trash_service.list_trash, viewer, limit=1, offset=0)
         return listing.total
 
     return _connection(page, UserType.from_model(user), after, count)
 
 
 async def tags(info: ContextInfo) -> list[TagCountType]:
-    user = await info.context.user()
-    return [TagCountType.from_model(tag) for tag in await info.context.db.read(tag_counts, user.id)]
+    viewer = await info.context.claims()
+    return [TagCountType.from_model(tag) for tag in await info.context.db.read(tag_counts, viewer)]
 
 
 async def task_stats(info: ContextInfo) -> TaskStatsType:
-    user = await info.context.user()
-    return TaskStatsType.from_model(await info.context.db.read(task_service.task_stats, user.id))
+    viewer = await info.context.claims()
+    return TaskStatsType.from_model(await info.context.db.read(task_service.task_stats, viewer))

@@ -12,11 +12,14 @@ from fastapi.testclient import TestClient
 from sqlmodel import col, delete, func, select
 
 from app.errors import AuthError
-from app.services import accounts, tasks
+from app.security import TokenClaims
+from app.services import accounts, tasks, trash
+from app.services.tags import tag_counts
 from app.settings import Settings
 from app.statements import Runner
 from models import Task, User
 from models.task import TaskCreate, TaskFilter, TaskUpdate
+from models.utc import utcnow
 from tests.support import Account, create_task, database, error_codes, graphql, user_id_of
 
 
@@ -59,7 +62,7 @@ def test_rest_refuses_the_token_of_a_deleted_user(
     url = path.format(id=bobs_task)  # another user's task: still 401, not 404
     response = client.request(method, url, json=body, headers=gone.headers)
     assert response.status_code == 401, response.text
-    assert response.json() == {"detail": "User no longer exists"}
+    assert response.json() == {"detail": "Session has ended"}
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
@@ -108,7 +111,7 @@ def runner(app: FastAPI) -> Iterator[Runner]:
     runner.close()
 
 
-SERVICES: list[Callable[[Runner, uuid.UUID, int], Any]] = [
+SERVICES: list[Callable[[Runner, TokenClaims, int], Any]] = [
     lambda r, u, _: tasks.list_tasks(r, u, task_filter=TaskFilter(), limit=10, offset=0),
     lambda r, u, _: tasks.page_tasks(
         r, u, task_filter=TaskFilter(search="x"), first=10, after=None, cursor_key="k"
@@ -121,14 +124,22 @@ SERVICES: list[Callable[[Runner, uuid.UUID, int], Any]] = [
     lambda r, u, t: tasks.toggle_task(r, u, task_id=t),
     lambda r, u, t: tasks.delete_task(r, u, task_id=t),
     lambda r, u, _: tasks.task_stats(r, u),
-    lambda r, u, _: accounts.require_user(r, u),
+    lambda r, u, _: accounts.require_session(r, u),
+    lambda r, u, _: trash.list_trash(r, u, limit=10, offset=0),
+    lambda r, u, t: trash.restore_task(r, u, task_id=t),
+    lambda r, u, t: trash.purge_task(r, u, task_id=t),
+    lambda r, u, _: trash.empty_trash(r, u),
+    lambda r, u, _: tag_counts(r, u),
 ]
 
 
 @pytest.mark.parametrize("service", SERVICES, ids=range(len(SERVICES)))
 def test_every_task_service_refuses_a_user_who_does_not_exist(
-    runner: Runner, bobs_task: int, service: Callable[[Runner, uuid.UUID, int], Any]
+    runner: Runner, bobs_task: int, service: Callable[[Runner, TokenClaims, int], Any]
 ) -> None:
-    """The rule lives in the services, whichever door calls them."""
-    with pytest.raises(AuthError, match="User no longer exists"):
-        service(runner, uuid.uuid4(), bobs_task)
+    """The rule lives in the services, whichever door calls them: a user who is gone has no
+    live session."""
+    now = utcnow()
+    nobody = TokenClaims(uuid.uuid4(), uuid.uuid4(), "access", now, now, session_id=uuid.uuid4())
+    with pytest.raises(AuthError, match="Session has ended"):
+        service(runner, nobody, bobs_task)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, insert, text
 
+from app.security import TokenClaims
 from app.services.listing import (
     DEFAULT_ORDER,
     TRASH_ORDER,
@@ -38,7 +39,7 @@ ORDERS = [DEFAULT_ORDER] + [
 @dataclass(frozen=True)
 class Seeded:
     engine: Engine
-    user_id: uuid.UUID
+    viewer: TokenClaims
 
 
 @pytest.fixture
@@ -70,7 +71,7 @@ def seeded(database_url: str) -> Iterator[Seeded]:
                 ],
             )  # fmt: skip
         connection.execute(text("ANALYZE"))
-    yield Seeded(engine, users[0])
+    yield Seeded(engine, TokenClaims(users[0], uuid.uuid4(), "access", now, now, uuid.uuid4()))
     engine.dispose()
 
 
@@ -129,7 +130,7 @@ def _values(engine: Engine, order: Order, where: Where, segment: int) -> dict[st
 
 @pytest.mark.parametrize("order", ORDERS, ids=lambda order: order.name)
 def test_every_order_pages_without_sorting_the_users_tasks(seeded: Seeded, order: Order) -> None:
-    engine, where = seeded.engine, Where.of(seeded.user_id, TaskFilter())
+    engine, where = seeded.engine, Where.of(seeded.viewer, TaskFilter())
     first_page = _plan(
         engine, offset_statement(where.shape, order), _values(engine, order, where, 0)
     )
@@ -141,7 +142,7 @@ def test_every_order_pages_without_sorting_the_users_tasks(seeded: Seeded, order
 
 
 def test_the_trash_pages_without_sorting(seeded: Seeded) -> None:
-    engine, where = seeded.engine, Where.of(seeded.user_id, TaskFilter(), trash=True)
+    engine, where = seeded.engine, Where.of(seeded.viewer, TaskFilter(), trash=True)
     statement = segment_statement(where.shape, TRASH_ORDER, 0, True)
     assert _served_by_the_users_index(
         _plan(engine, statement, _values(engine, TRASH_ORDER, where, 0))

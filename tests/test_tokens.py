@@ -15,11 +15,13 @@ from tests.support import Account, database, user_id_of
 
 
 def claims(user_id: uuid.UUID, **overrides: object) -> dict[str, object]:
+    """Access token claims; `sid` names no live session unless given one."""
     now = datetime.now(UTC)
     return {
         "sub": str(user_id),
         "type": "access",
         "jti": str(uuid.uuid4()),
+        "sid": str(uuid.uuid4()),
         "iat": now,
         "exp": now + timedelta(minutes=5),
         **overrides,
@@ -39,10 +41,30 @@ def assert_rejected(client: TestClient, token: str) -> None:
     assert response.json()["detail"]
 
 
-def test_a_well_formed_access_token_is_accepted(client: TestClient, alice_id: uuid.UUID) -> None:
-    token = jwt.encode(claims(alice_id), TEST_SECRET, algorithm="HS256")
+def session_of(account: Account) -> str:
+    return str(jwt.decode(account.access_token, options={"verify_signature": False})["sid"])
+
+
+def test_a_well_formed_access_token_is_accepted(
+    client: TestClient, alice: Account, alice_id: uuid.UUID
+) -> None:
+    token = jwt.encode(claims(alice_id, sid=session_of(alice)), TEST_SECRET, algorithm="HS256")
     response = client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
+
+
+def test_an_access_token_of_no_live_session_is_401(client: TestClient, alice_id: uuid.UUID) -> None:
+    """Signed with the right key, for an existing user, but of a session that does not exist."""
+    assert_rejected(client, jwt.encode(claims(alice_id), TEST_SECRET, algorithm="HS256"))
+
+
+def test_an_access_token_without_a_session_is_401(
+    client: TestClient, alice: Account, alice_id: uuid.UUID
+) -> None:
+    """Tokens issued before sessions existed carry none: refresh for a new one."""
+    payload = claims(alice_id)
+    del payload["sid"]
+    assert_rejected(client, jwt.encode(payload, TEST_SECRET, algorithm="HS256"))
 
 
 def test_refresh_token_does_not_authenticate(client: TestClient, alice: Account) -> None:

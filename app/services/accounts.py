@@ -5,8 +5,10 @@ each with the runtime: bcrypt runs in the hasher's bounded threads and each piec
 in a worker thread (the plain functions below, handed to `Database.run` or `Database.read`), so
 nothing stalls the event loop and no connection is held while a hash runs.
 
-A service run on a token's behalf refuses a user who no longer exists (`USER_GONE`), in its own
-statement where it can (`user_exists`), else with `require_user`.
+A service run on an access token's behalf refuses it once its session has ended (logout, a
+revoked chain, a deleted user: `SESSION_ENDED`), in its own statement where it can
+(`session_live`), else with `require_session`: an ended session stops working at once, on every
+door and every instance.
 """
 
 import uuid
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from anyio import to_thread
-from sqlalchemy import Exists, bindparam, exists, update
+from sqlalchemy import Exists, bindparam, exists, literal, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -31,7 +33,7 @@ from models.utc import utcnow
 INVALID_CREDENTIALS = "Invalid credentials"
 EMAIL_TAKEN = "Email already registered"
 INVALID_REFRESH_TOKEN = "Invalid or revoked refresh token"  # noqa: S105 (a message)
-USER_GONE = "User no longer exists"
+SESSION_ENDED = "Session has ended"
 
 
 @dataclass(frozen=True)
@@ -110,9 +112,10 @@ async def refresh(*, runtime: Runtime, refresh_token: str) -> Tokens:
     return await runtime.db.run(_rotate, settings=runtime.settings, refresh_token=refresh_token)
 
 
-async def logout(*, runtime: Runtime, user_id: uuid.UUID, refresh_token: str) -> None:
-    """Revoke the caller's refresh token. Revoking one that is already revoked changes nothing."""
-    await runtime.db.read(_revoke, user_id, settings=runtime.settings, refresh_token=refresh_token)
+async def logout(*, runtime: Runtime, viewer: TokenClaims, refresh_token: str) -> None:
+    """End the session of the caller's refresh token: it can no longer be refreshed, and the
+    access tokens of that session stop working at once."""
+    await runtime.db.read(_revoke, viewer, settings=runtime.settings, refresh_token=refresh_token)
 
 
 async def me(*, runtime: Runtime, claims: TokenClaims) -> User:
@@ -120,11 +123,15 @@ async def me(*, runtime: Runtime, claims: TokenClaims) -> User:
     return await runtime.db.read(user_of, claims)
 
 
-def _access_token(settings: Settings, user_id: uuid.UUID) -> tuple[str, int]:
-    """A fresh access token and its lifetime in seconds."""
+def _access_token(settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID) -> tuple[str, int]:
+    """A fresh access token of the session `session_id`, and its lifetime in seconds."""
     lifetime = timedelta(minutes=settings.access_token_minutes)
     token, _ = encode_token(
-        user_id=user_id, type="access", lifetime=lifetime, key=settings.signing_key
+        user_id=user_id,
+        type="access",
+        lifetime=lifetime,
+        key=settings.signing_key,
+        session_id=session_id,
     )
     return token, int(lifetime.total_seconds())
 
@@ -138,8 +145,8 @@ def issue_tokens(
     family_id: uuid.UUID | None = None,
     refresh_token_id: uuid.UUID | None = None,
 ) -> Tokens:
-    """A fresh access token and a refresh token recorded in `family_id` (a new chain if None)."""
-    access_token, expires_in = _access_token(settings, user_id)
+    """A refresh token recorded in `family_id` (a new chain, so a new session, if None) and a
+    fresh access token of that session."""
     refresh_token, claims = encode_token(
         user_id=user_id,
         type="refresh",
@@ -147,11 +154,13 @@ def issue_tokens(
         key=settings.signing_key,
         token_id=refresh_token_id,
     )
+    family_id = family_id or claims.token_id
+    access_token, expires_in = _access_token(settings, user_id, family_id)
     session.add(
         RefreshToken(
             id=claims.token_id,
             user_id=user_id,
-            family_id=family_id or claims.token_id,
+            family_id=family_id,
             created_at=claims.issued_at,  # with expires_at, enough to sign the same token again
             expires_at=claims.expires_at,
         )
@@ -210,7 +219,7 @@ def _answer_replay(
         and successor.revoked_at is None
         and successor.expires_at > now
     ):
-        access_token, expires_in = _access_token(settings, successor.user_id)
+        access_token, expires_in = _access_token(settings, successor.user_id, successor.family_id)
         again = TokenClaims(
             user_id=successor.user_id,
             token_id=successor.id,
@@ -234,49 +243,68 @@ def _answer_replay(
 
 
 _refresh_tokens = RefreshToken.metadata.tables[RefreshToken.__tablename__]
+_chain_of_token = (
+    select(_refresh_tokens.c.family_id)
+    .where(_refresh_tokens.c.id == bindparam("token_id"))
+    .scalar_subquery()
+)
+# Ends the session: every unrevoked token of the refresh token's chain.
 _REVOKE = (
     update(_refresh_tokens)
-    .where(_refresh_tokens.c.id == bindparam("token_id"), _refresh_tokens.c.revoked_at.is_(None))
-    .values(revoked_at=bindparam("now"))
+    .where(_refresh_tokens.c.family_id == _chain_of_token, _refresh_tokens.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("now", type_=_refresh_tokens.c.revoked_at.type))
     .returning(_refresh_tokens.c.id)
 )
 
 
 def _revoke(
-    runner: Runner, user_id: uuid.UUID, /, *, settings: Settings, refresh_token: str
+    runner: Runner, viewer: TokenClaims, /, *, settings: Settings, refresh_token: str
 ) -> None:
-    """One UPDATE; only when it revoked nothing (already revoked, or the user is gone, taking
-    their tokens with them) is the user looked up."""
+    """End the session of `refresh_token` (one of the caller's), at once: its access tokens stop
+    working too. One UPDATE; only when it revoked nothing is the caller's session looked up."""
     claims = decode_token(refresh_token, key=settings.signing_key, expected_type="refresh")
-    if claims.user_id != user_id:
+    if claims.user_id != viewer.user_id:
         raise AuthError(INVALID_REFRESH_TOKEN)
     if runner.first(_REVOKE, {"token_id": claims.token_id, "now": utcnow()}) is None:
-        require_user(runner, user_id)
+        require_session(runner, viewer)
 
 
 _users = User.metadata.tables[User.__tablename__]
-_USER_EXISTS = select(_users.c.id).where(_users.c.id == bindparam("user_id"))
-_USER = select(*_users.c).where(_users.c.id == bindparam("user_id"))
 
 
-def user_exists() -> Exists:
-    """True while the user bound to `:user_id` exists: the condition a statement made on a
-    token's behalf carries, so that checking the user costs no statement of its own."""
-    return exists().where(_users.c.id == bindparam("user_id"))
+def session_live() -> Exists:
+    """True while the session bound to `:session_id`, of the user `:user_id`, is live: a refresh
+    token of its chain is unrevoked. Tokens go with their user, so it is false for a user who no
+    longer exists, too. Statements made on an access token's behalf carry it, so that checking
+    the session costs no statement of its own (the chain's index finds it)."""
+    return exists().where(
+        _refresh_tokens.c.family_id == bindparam("session_id"),
+        _refresh_tokens.c.user_id == bindparam("user_id"),
+        _refresh_tokens.c.revoked_at.is_(None),
+    )
 
 
-def require_user(runner: Runner, user_id: uuid.UUID) -> None:
-    """`AuthError` when the user an access token speaks for no longer exists. For the services
-    whose statement found nothing: was it the row, or the user?"""
-    if runner.scalar(_USER_EXISTS, {"user_id": user_id}) is None:
-        raise AuthError(USER_GONE)
+def caller(viewer: TokenClaims) -> dict[str, object]:
+    """The values `session_live()` binds."""
+    return {"user_id": viewer.user_id, "session_id": viewer.session_id}
+
+
+_SESSION_LIVE = select(literal(True)).where(session_live())
+_USER = select(*_users.c).where(_users.c.id == bindparam("user_id"), session_live())
+
+
+def require_session(runner: Runner, viewer: TokenClaims) -> None:
+    """`AuthError` when the session of an access token has ended. For the services whose
+    statement found nothing: was it the row, or the session?"""
+    if runner.scalar(_SESSION_LIVE, caller(viewer)) is None:
+        raise AuthError(SESSION_ENDED)
 
 
 def user_of(runner: Runner, claims: TokenClaims) -> User:
-    """The whole user an access token speaks for, if it still exists."""
-    found = runner.first(_USER, {"user_id": claims.user_id})
+    """The whole user an access token speaks for, while its session is live."""
+    found = runner.first(_USER, caller(claims))
     if found is None:
-        raise AuthError(USER_GONE)
+        raise AuthError(SESSION_ENDED)
     return User.model_validate(dict(zip(_users.c.keys(), found, strict=True)))
 
 

@@ -11,7 +11,6 @@ They answer the first one's answer. A request that fails (4xx) records nothing.
 """
 
 import hashlib
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +20,7 @@ from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import IdempotencyConflict
+from app.security import TokenClaims
 from app.services.tasks import create_task
 from app.statements import Runner
 from models.idempotency import IdempotencyKey
@@ -65,7 +65,7 @@ def _replay(found: Any, wanted: str) -> Answer:
 
 def create_once(
     runner: Runner,
-    user_id: uuid.UUID,
+    viewer: TokenClaims,
     /,
     *,
     key: str,
@@ -75,12 +75,12 @@ def create_once(
     """Create the task unless this key has already created one; the answer to give."""
     now = now or utcnow()
     wanted = fingerprint(data)
-    this = {"user_id": user_id, "key": key, "now": now}
+    this = {"user_id": viewer.user_id, "key": key, "now": now}
     if (found := runner.first(_RECORDED, this)) is not None:
         return _replay(found, wanted)
     try:
         with runner.transaction():
-            task = create_task(runner, user_id, data=data)
+            task = create_task(runner, viewer, data=data)
             body = orjson.loads(orjson.dumps(task, option=orjson.OPT_UTC_Z))
             runner.all(_FORGET_EXPIRED, this)
             record = {"fingerprint": wanted, "status_code": 201, "body": body}

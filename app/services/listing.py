@@ -36,7 +36,8 @@ from sqlalchemy.sql.elements import UnaryExpression
 
 from app.engine import unicode_lower
 from app.errors import AuthError, FieldError, InvalidInput
-from app.services.accounts import USER_GONE, require_user, user_exists
+from app.security import TokenClaims
+from app.services.accounts import SESSION_ENDED, caller, require_session, session_live
 from app.services.cursors import INVALID_CURSOR, Position, decode_cursor, encode_cursor
 from app.statements import AnySelect, Runner
 from models.tag import Tag, TaskTag
@@ -144,12 +145,13 @@ class Where:
     @property
     def fingerprint(self) -> str:
         """Names the filter in cursors: its shape and values (the user signs the cursor)."""
-        values = sorted((k, str(v)) for k, v in self.values.items() if k not in {"user_id", "now"})
+        skip = {"user_id", "session_id", "now"}
+        values = sorted((k, str(v)) for k, v in self.values.items() if k not in skip)
         return hashlib.sha256(repr((self.shape, values)).encode()).hexdigest()[:16]
 
     @classmethod
-    def of(cls, user_id: uuid.UUID, task_filter: TaskFilter, *, trash: bool = False) -> "Where":
-        values: dict[str, Any] = {"user_id": user_id}
+    def of(cls, viewer: TokenClaims, task_filter: TaskFilter, *, trash: bool = False) -> "Where":
+        values: dict[str, Any] = caller(viewer)
         if task_filter.completed is not None:
             values["completed"] = task_filter.completed
         if task_filter.search:
@@ -183,7 +185,7 @@ class Where:
 @cache
 def _count_statement(shape: Shape) -> AnySelect:
     """The count, and whether the user still exists."""
-    return select(func.count(), user_exists()).select_from(_tasks).where(*_conditions(shape))
+    return select(func.count(), session_live()).select_from(_tasks).where(*_conditions(shape))
 
 
 def count(runner: Runner, where: Where) -> int:
@@ -191,7 +193,7 @@ def count(runner: Runner, where: Where) -> int:
     assert found is not None  # an aggregate always answers a row
     total, alive = found
     if not alive:
-        raise AuthError(USER_GONE)
+        raise AuthError(SESSION_ENDED)
     return int(total)
 
 
@@ -400,7 +402,7 @@ def check_page_size(first: int) -> None:
 
 def page_by_key(
     runner: Runner,
-    user_id: uuid.UUID,
+    viewer: TokenClaims,
     where: Where,
     order: Order,
     *,
@@ -419,8 +421,8 @@ def page_by_key(
     if after is None:
         first_page = {**values, "limit": wanted, "offset": 0}
         rows = _rows(runner, offset_statement(where.shape, order), first_page, where.shape.trash)
-        return _page(runner, user_id, order, rows, first, cursor_key, listing)
-    position = decode_cursor(after, user_id, cursor_key, listing)
+        return _page(runner, viewer, order, rows, first, cursor_key, listing)
+    position = decode_cursor(after, viewer.user_id, cursor_key, listing)
     if not 0 <= position.segment < len(order.segments):
         raise INVALID_CURSOR
     start = position.segment
@@ -432,12 +434,12 @@ def page_by_key(
         rows += _rows(runner, statement, {**values, "limit": wanted - len(rows)}, where.shape.trash)
         if len(rows) >= wanted:
             break
-    return _page(runner, user_id, order, rows, first, cursor_key, listing)
+    return _page(runner, viewer, order, rows, first, cursor_key, listing)
 
 
 def _page(
     runner: Runner,
-    user_id: uuid.UUID,
+    viewer: TokenClaims,
     order: Order,
     rows: list[TaskRow],
     first: int,
@@ -445,11 +447,11 @@ def _page(
     listing: str,
 ) -> TaskPage:
     if not rows:
-        require_user(runner, user_id)
+        require_session(runner, viewer)
     return TaskPage(
         tasks=rows[:first],
         has_next_page=len(rows) > first,
-        user_id=user_id,
+        user_id=viewer.user_id,
         cursor_key=cursor_key,
         listing=listing,
         order=order,

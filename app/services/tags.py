@@ -14,7 +14,8 @@ from sqlalchemy import String, Uuid, bindparam, delete, exists, func, insert, se
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
-from app.services.accounts import require_user
+from app.security import TokenClaims
+from app.services.accounts import caller, require_session
 from app.statements import AnySelect, Runner
 from models.tag import Tag, TaskTag
 from models.task import TagCount, Task
@@ -102,9 +103,9 @@ _TAG_COUNTS = (
 )
 
 
-def tag_counts(runner: Runner, user_id: uuid.UUID, /) -> list[TagCount]:
+def tag_counts(runner: Runner, viewer: TokenClaims, /) -> list[TagCount]:
     """The user's tags that live tasks carry, by name case-insensitively, with how many."""
-    found = runner.all(_TAG_COUNTS, {"user_id": user_id})
+    found = runner.all(_TAG_COUNTS, caller(viewer))
     if not found:
-        require_user(runner, user_id)
+        require_session(runner, viewer)
     return [TagCount(name=name, task_count=count) for name, count in found]

@@ -5,7 +5,7 @@ A change is one statement (an INSERT, or an UPDATE ... RETURNING that is atomic 
 where tags are written too: then the statements run in one transaction.
 
 The doors pass the user id of a verified access token. Each service refuses a user who no longer
-exists (401), in the same statement where it can: the count carries `user_exists()`, and the
+exists (401), in the same statement where it can: the count carries `session_live()`, and the
 INSERT inserts only while the user exists. The others ask (`require_user`) only when they found
 nothing, to tell "no such task" (404) from "no such user".
 
@@ -19,7 +19,6 @@ building a SQLAlchemy statement costs more than running it, and `Runner` compile
 come back as rows (`TaskRow`: the public fields by name), never as ORM objects.
 """
 
-import uuid
 from collections.abc import Collection
 from datetime import datetime
 from functools import cache
@@ -28,8 +27,9 @@ from typing import Any
 from sqlalchemy import Integer, Update, bindparam, false, func, insert, not_, select, true, update
 
 from app.errors import AuthError, NotFound, VersionMismatch
+from app.security import TokenClaims
 from app.services import tags
-from app.services.accounts import USER_GONE, require_user, user_exists
+from app.services.accounts import SESSION_ENDED, caller, require_session, session_live
 from app.services.listing import (
     PUBLIC_COLUMNS,
     TaskList,
@@ -57,13 +57,13 @@ _mine = (_columns.id == bindparam("task_id"), _columns.user_id == bindparam("use
 _live = _columns.deleted_at.is_(None)
 
 
-def count_tasks(runner: Runner, user_id: uuid.UUID, /, *, task_filter: TaskFilter) -> int:
-    return count(runner, Where.of(user_id, task_filter))
+def count_tasks(runner: Runner, viewer: TokenClaims, /, *, task_filter: TaskFilter) -> int:
+    return count(runner, Where.of(viewer, task_filter))
 
 
 def list_tasks(
     runner: Runner,
-    user_id: uuid.UUID,
+    viewer: TokenClaims,
     /,
     *,
     task_filter: TaskFilter,
@@ -72,13 +72,13 @@ def list_tasks(
     offset: int,
 ) -> TaskList:
     """One page by offset, in the listing order, with the count of all that match."""
-    where = Where.of(user_id, task_filter)
+    where = Where.of(viewer, task_filter)
     return list_by_offset(runner, where, order_of(sort), limit=limit, offset=offset)
 
 
 def page_tasks(
     runner: Runner,
-    user_id: uuid.UUID,
+    viewer: TokenClaims,
     /,
     *,
     task_filter: TaskFilter,
@@ -89,29 +89,29 @@ def page_tasks(
 ) -> TaskPage:
     """One page by key: a deep page costs what the first one costs. A cursor continues only the
     order and filter it was made for."""
-    where = Where.of(user_id, task_filter)
+    where = Where.of(viewer, task_filter)
     order = order_of(sort)
     return page_by_key(
-        runner, user_id, where, order, first=first, after=after, cursor_key=cursor_key
+        runner, viewer, where, order, first=first, after=after, cursor_key=cursor_key
     )
 
 
 _GET = select(*PUBLIC_COLUMNS).where(*_mine, _live)
 
 
-def find_task(runner: Runner, user_id: uuid.UUID, /, *, task_id: int) -> TaskRow | None:
+def find_task(runner: Runner, viewer: TokenClaims, /, *, task_id: int) -> TaskRow | None:
     """The live task, if it exists and belongs to the user; `None` otherwise (alike)."""
     found = None
     if 1 <= task_id <= MAX_TASK_ID:
-        found = runner.first(_GET, {"task_id": task_id, "user_id": user_id})
+        found = runner.first(_GET, {"task_id": task_id, "user_id": viewer.user_id})
     if found is None:
-        require_user(runner, user_id)
+        require_session(runner, viewer)
         return None
     return task_row(found)
 
 
-def get_task(runner: Runner, user_id: uuid.UUID, /, *, task_id: int) -> TaskRow:
-    task = find_task(runner, user_id, task_id=task_id)
+def get_task(runner: Runner, viewer: TokenClaims, /, *, task_id: int) -> TaskRow:
+    task = find_task(runner, viewer, task_id=task_id)
     if task is None:
         raise NotFound(TASK_NOT_FOUND)
     return task
@@ -128,16 +128,16 @@ _CREATE = (
     .from_select(
         ["user_id", *_CREATED, "completed", "version", "created_at", "updated_at"],
         select(_bound("user_id"), *map(_bound, _CREATED), false(), 1, _now, _now).where(
-            user_exists()
+            session_live()
         ),
     )
     .returning(*PUBLIC_COLUMNS)
 )
 
 
-def create_task(runner: Runner, user_id: uuid.UUID, /, *, data: TaskCreate) -> TaskRow:
+def create_task(runner: Runner, viewer: TokenClaims, /, *, data: TaskCreate) -> TaskRow:
     values = {
-        "user_id": user_id,
+        **caller(viewer),
         "title": data.title,
         "title_key": data.title.casefold(),
         "description": data.description or "",
@@ -149,15 +149,15 @@ def create_task(runner: Runner, user_id: uuid.UUID, /, *, data: TaskCreate) -> T
     if not data.tags:
         return _inserted(runner.first(_CREATE, values))
     with runner.transaction():
-        values["tags"] = tags.resolve(runner, user_id, data.tags)
+        values["tags"] = tags.resolve(runner, viewer.user_id, data.tags)
         created = _inserted(runner.first(_CREATE, values))
-        tags.attach(runner, user_id, created["id"], data.tags)
+        tags.attach(runner, viewer.user_id, created["id"], data.tags)
         return created
 
 
 def _inserted(found: Any) -> TaskRow:
     if found is None:
-        raise AuthError(USER_GONE)
+        raise AuthError(SESSION_ENDED)
     return task_row(found)
 
 
@@ -185,7 +185,7 @@ _VERSION = select(_columns.version).where(*_mine, _live)
 
 def _change(
     runner: Runner,
-    user_id: uuid.UUID,
+    viewer: TokenClaims,
     task_id: int,
     values: dict[str, Any],
     expected: Collection[int] | None,
@@ -203,7 +203,7 @@ def _change(
         statement = _toggle_statement(len(expected))
     else:
         statement = change_statement(frozenset(values), len(expected))
-    keys = {"task_id": task_id, "user_id": user_id, "now": now or utcnow()}
+    keys = {"task_id": task_id, "user_id": viewer.user_id, "now": now or utcnow()}
     keys |= {f"expected_{i}": version for i, version in enumerate(expected)}
     changed = None
     if 1 <= task_id <= MAX_TASK_ID:
@@ -214,7 +214,7 @@ def _change(
         current = runner.scalar(_VERSION, keys)
         if current is not None:
             raise VersionMismatch(current)
-    require_user(runner, user_id)
+    require_session(runner, viewer)
     raise NotFound(TASK_NOT_FOUND)
 
 
@@ -225,7 +225,7 @@ def _toggle_statement(expected: int) -> Update:
 
 def update_task(
     runner: Runner,
-    user_id: uuid.UUID,
+    viewer: TokenClaims,
     /,
     *,
     task_id: int,
@@ -236,38 +236,38 @@ def update_task(
     if "title" in values:
         values["title_key"] = values["title"].casefold()
     if "tags" not in values:
-        return _change(runner, user_id, task_id, values, expected)
+        return _change(runner, viewer, task_id, values, expected)
     with runner.transaction():
         names = values["tags"]
-        values["tags"] = tags.resolve(runner, user_id, names)
-        changed = _change(runner, user_id, task_id, values, expected)
-        tags.attach(runner, user_id, task_id, names)
+        values["tags"] = tags.resolve(runner, viewer.user_id, names)
+        changed = _change(runner, viewer, task_id, values, expected)
+        tags.attach(runner, viewer.user_id, task_id, names)
         return changed
 
 
 def toggle_task(
-    runner: Runner, user_id: uuid.UUID, /, *, task_id: int, expected: Collection[int] | None = None
+    runner: Runner, viewer: TokenClaims, /, *, task_id: int, expected: Collection[int] | None = None
 ) -> TaskRow:
-    return _change(runner, user_id, task_id, {}, expected, flip=True)
+    return _change(runner, viewer, task_id, {}, expected, flip=True)
 
 
 def delete_task(
-    runner: Runner, user_id: uuid.UUID, /, *, task_id: int, expected: Collection[int] | None = None
+    runner: Runner, viewer: TokenClaims, /, *, task_id: int, expected: Collection[int] | None = None
 ) -> TaskRow:
     """Move the task to the trash (its tags stay with it, for a restore)."""
     now = utcnow()
-    return _change(runner, user_id, task_id, {"deleted_at": now}, expected, now=now)
+    return _change(runner, viewer, task_id, {"deleted_at": now}, expected, now=now)
 
 
 _STATS = select(
-    func.count(), func.count().filter(_columns.completed == true()), user_exists()
+    func.count(), func.count().filter(_columns.completed == true()), session_live()
 ).where(_columns.user_id == bindparam("user_id"), _live)
 
 
-def task_stats(runner: Runner, user_id: uuid.UUID, /) -> TaskStats:
-    found = runner.first(_STATS, {"user_id": user_id})
+def task_stats(runner: Runner, viewer: TokenClaims, /) -> TaskStats:
+    found = runner.first(_STATS, caller(viewer))
     assert found is not None  # an aggregate always answers a row
     total, completed, alive = found
     if not alive:
-        raise AuthError(USER_GONE)
+        raise AuthError(SESSION_ENDED)
     return TaskStats(total=total, completed=completed, pending=total - completed)

@@ -5,13 +5,13 @@ live tasks (`restore_task`, one more version, its tags with it) or away for good
 `empty_trash`, and `purge_expired` once its retention has passed).
 """
 
-import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete
 
 from app.errors import NotFound
-from app.services.accounts import require_user
+from app.security import TokenClaims
+from app.services.accounts import caller, require_session
 from app.services.listing import (
     TRASH_ORDER,
     TaskList,
@@ -35,32 +35,37 @@ _trashed = _columns.deleted_at.is_not(None)
 _cutoff = bindparam("cutoff", type_=UTCDateTime())
 
 
-def list_trash(runner: Runner, user_id: uuid.UUID, /, *, limit: int, offset: int) -> TaskList:
+def list_trash(runner: Runner, viewer: TokenClaims, /, *, limit: int, offset: int) -> TaskList:
     """Most recently deleted first, with `deleted_at`."""
-    where = Where.of(user_id, TaskFilter(), trash=True)
+    where = Where.of(viewer, TaskFilter(), trash=True)
     return list_by_offset(runner, where, TRASH_ORDER, limit=limit, offset=offset)
 
 
 def page_trash(
-    runner: Runner, user_id: uuid.UUID, /, *, first: int, after: str | None, cursor_key: str
+    runner: Runner, viewer: TokenClaims, /, *, first: int, after: str | None, cursor_key: str
 ) -> TaskPage:
-    where = Where.of(user_id, TaskFilter(), trash=True)
+    where = Where.of(viewer, TaskFilter(), trash=True)
     return page_by_key(
-        runner, user_id, where, TRASH_ORDER, first=first, after=after, cursor_key=cursor_key
+        runner, viewer, where, TRASH_ORDER, first=first, after=after, cursor_key=cursor_key
     )
 
 
 _RESTORE = change_statement(frozenset({"deleted_at"}), 0, trash=True)
 
 
-def restore_task(runner: Runner, user_id: uuid.UUID, /, *, task_id: int) -> TaskRow:
+def restore_task(runner: Runner, viewer: TokenClaims, /, *, task_id: int) -> TaskRow:
     """Back among the live tasks, with its tags, one version more."""
     restored = None
     if 1 <= task_id <= MAX_TASK_ID:
-        values = {"task_id": task_id, "user_id": user_id, "deleted_at": None, "now": utcnow()}
+        values = {
+            "task_id": task_id,
+            "user_id": viewer.user_id,
+            "deleted_at": None,
+            "now": utcnow(),
+        }
         restored = runner.first(_RESTORE, values)
     if restored is None:
-        require_user(runner, user_id)
+        require_session(runner, viewer)
         raise NotFound(TASK_NOT_FOUND)
     return task_row(restored)
 
@@ -75,21 +80,21 @@ _EMPTY = (
 )
 
 
-def purge_task(runner: Runner, user_id: uuid.UUID, /, *, task_id: int) -> None:
+def purge_task(runner: Runner, viewer: TokenClaims, /, *, task_id: int) -> None:
     """Delete the trashed task for good (its tag links go with it)."""
     purged = None
     if 1 <= task_id <= MAX_TASK_ID:
-        purged = runner.first(_PURGE, {"task_id": task_id, "user_id": user_id})
+        purged = runner.first(_PURGE, {"task_id": task_id, "user_id": viewer.user_id})
     if purged is None:
-        require_user(runner, user_id)
+        require_session(runner, viewer)
         raise NotFound(TASK_NOT_FOUND)
 
 
-def empty_trash(runner: Runner, user_id: uuid.UUID, /) -> int:
+def empty_trash(runner: Runner, viewer: TokenClaims, /) -> int:
     """Delete every trashed task of the user for good; how many there were."""
-    purged = runner.all(_EMPTY, {"user_id": user_id})
+    purged = runner.all(_EMPTY, caller(viewer))
     if not purged:
-        require_user(runner, user_id)
+        require_session(runner, viewer)
     return len(purged)
 
 

@@ -5,17 +5,16 @@ The store is pointed at a port nobody listens on; the app runs in process on eac
 """
 
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.security import encode_token, hash_password
+from app.security import hash_password
+from app.services.accounts import issue_tokens
 from app.settings import Settings
 from models import User
-from tests.conftest import TEST_SECRET
 from tests.reliability.checks import leaks, missing_security_headers
 from tests.reliability.servers import SERVER_PORTS, free_port
 from tests.support import PASSWORD, Account, database, user_id_of
@@ -42,13 +41,11 @@ def store_down(store_down_app: FastAPI, settings: Settings) -> Iterator[TestClie
 
 
 def _access_token(settings: Settings) -> str:
-    """An access token made directly: logging in is what the missing store breaks."""
+    """An access token (of a new session) issued directly: logging in is what the missing store
+    breaks."""
     with database(settings) as session:
         user_id = user_id_of(session, Account("alice@example.com", PASSWORD, "", ""))
-    token, _ = encode_token(
-        user_id=user_id, type="access", lifetime=timedelta(minutes=5), key=TEST_SECRET
-    )
-    return token
+        return issue_tokens(session, settings=settings, user_id=user_id).access_token
 
 
 def test_everything_but_login_works_while_the_throttle_store_is_down(

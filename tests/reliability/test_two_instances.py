@@ -134,3 +134,16 @@ def test_simultaneous_failed_logins_on_both_instances_cannot_slip_past_the_limit
 
     statuses = at_once(pair.a.url, 20, attempt)
     assert Counter(statuses) == {401: MAX_FAILURES, 429: 20 - MAX_FAILURES}
+
+
+def test_a_session_ended_on_one_instance_stops_its_access_token_on_the_other(pair: Pair) -> None:
+    account = register(pair.a.url)
+    assert httpx.get(f"{pair.b.url}/api/tasks", headers=account.headers).status_code == 200
+    body = {"refresh_token": account.refresh_token}
+    assert httpx.post(
+        f"{pair.a.url}/api/auth/logout", json=body, headers=account.headers
+    ).is_success
+    assert httpx.get(f"{pair.b.url}/api/tasks", headers=account.headers).status_code == 401
+    query = {"query": "{ me { email } }"}
+    answer = httpx.post(f"{pair.b.url}/graphql", json=query, headers=account.headers).json()
+    assert answer["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -49,7 +49,7 @@ async def refresh(body: RefreshRequest, runtime: RuntimeDep) -> Tokens:
 @router.post("/logout", response_model=Message, responses=errors(400, 401, 413))
 async def logout(body: RefreshRequest, viewer: Viewer, runtime: RuntimeDep) -> Message:
     """Revoke the refresh token; it can no longer be refreshed."""
-    await accounts.logout(runtime=runtime, user_id=viewer.user_id, refresh_token=body.refresh_token)
+    await accounts.logout(runtime=runtime, viewer=viewer, refresh_token=body.refresh_token)
     return Message(message="Logged out successfully")
 
 

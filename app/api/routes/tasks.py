@@ -130,7 +130,7 @@ async def list_tasks(
     )
     found = await db.read(
         task_service.list_tasks,
-        viewer.user_id,
+        viewer,
         task_filter=task_filter,
         sort=Sort.parse(query.sort) if query.sort else None,
         limit=query.limit,
@@ -178,16 +178,16 @@ async def create_task(
     key: Annotated[str | None, Depends(idempotency_key)],
 ) -> Response:
     if key is None:
-        task = await db.read(task_service.create_task, viewer.user_id, data=data)
+        task = await db.read(task_service.create_task, viewer, data=data)
         return json_body(task, status.HTTP_201_CREATED, etag(task))
-    answer = await db.read(idempotency.create_once, viewer.user_id, key=key, data=data)
+    answer = await db.read(idempotency.create_once, viewer, key=key, data=data)
     headers = etag(answer.body) | ({"Idempotent-Replayed": "true"} if answer.replayed else {})
     return json_body(answer.body, answer.status_code, headers)
 
 
 @router.get("/tasks/stats", response_model=TaskStats, responses=errors(401))
 async def task_stats(viewer: Viewer, db: DatabaseDep) -> TaskStats:
-    return await db.read(task_service.task_stats, viewer.user_id)
+    return await db.read(task_service.task_stats, viewer)
 
 
 @router.get(
@@ -207,7 +207,7 @@ async def get_task(
         str | None, Header(alias="If-None-Match", description="The ETag you have")
     ] = None,
 ) -> Response:
-    task = await db.read(task_service.get_task, viewer.user_id, task_id=task_id)
+    task = await db.read(task_service.get_task, viewer, task_id=task_id)
     if not_modified(if_none_match, task["version"]):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=etag(task))
     return json_body(task, headers=etag(task))
@@ -223,7 +223,7 @@ async def update_task(
     """Change any of the fields; those left out stay as they are."""
     updated = await db.read(
         task_service.update_task,
-        viewer.user_id,
+        viewer,
         task_id=task_id,
         changes=changes,
         expected=expected_versions(if_match),
@@ -245,9 +245,7 @@ async def toggle_task(
 ) -> Response:
     """Flip `completed`."""
     expected = expected_versions(if_match)
-    toggled = await db.read(
-        task_service.toggle_task, viewer.user_id, task_id=task_id, expected=expected
-    )
+    toggled = await db.read(task_service.toggle_task, viewer, task_id=task_id, expected=expected)
     return json_body(toggled, headers=etag(toggled))
 
 
@@ -257,11 +255,11 @@ async def delete_task(
 ) -> Message:
     """Move the task to the trash (`/api/trash`)."""
     expected = expected_versions(if_match)
-    await db.read(task_service.delete_task, viewer.user_id, task_id=task_id, expected=expected)
+    await db.read(task_service.delete_task, viewer, task_id=task_id, expected=expected)
     return Message(message="Task deleted successfully")
 
 
 @router.get("/tags", response_model=list[TagCount], responses=errors(401))
 async def list_tags(viewer: Viewer, db: DatabaseDep) -> list[TagCount]:
     """The tags your live tasks carry, by name (case-insensitively), with how many carry each."""
-    return await db.read(tag_counts, viewer.user_id)
+    return await db.read(tag_counts, viewer)
