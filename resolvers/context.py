@@ -46,11 +46,6 @@ class Context(BaseContext):
         assert self._claims is not None
         return self._claims
 
-    @property
-    def viewer(self) -> User | None:
-        """The authenticated user if `user()` has resolved it already, else None."""
-        return self._user
-
 
 async def get_context(connection: HTTPConnection) -> Context:
     """The FastAPI dependency that builds the context of each GraphQL request.
