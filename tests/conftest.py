@@ -122,6 +122,14 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 
 @pytest.fixture
+def runner(app: FastAPI) -> Iterator[Runner]:
+    """A runner on the test database's pooled engine, as `Database.read` hands services one."""
+    found = Runner(app.state.runtime.db.engine, {})
+    yield found
+    found.close()
+
+
+@pytest.fixture
 def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every SQL statement the services send to the driver, in order."""
     seen: list[str] = []

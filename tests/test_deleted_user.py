@@ -3,11 +3,10 @@ changes nothing: each service checks the user in its own statement where it can 
 INSERT), else when it found nothing, so "no such user" is never answered as "no such task"."""
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import col, delete, func, select
 
@@ -102,13 +101,6 @@ def test_graphql_refuses_the_token_of_a_deleted_user(
     variables = {"id": bobs_task} if "$id" in operation else {}
     body = graphql(client, operation, variables, account=gone)
     assert error_codes(body) == ["UNAUTHENTICATED"]
-
-
-@pytest.fixture
-def runner(app: FastAPI) -> Iterator[Runner]:
-    runner = Runner(app.state.runtime.db.engine, {})
-    yield runner
-    runner.close()
 
 
 SERVICES: list[Callable[[Runner, TokenClaims, int], Any]] = [

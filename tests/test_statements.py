@@ -1,7 +1,6 @@
 """`Runner`: prepared statements on the driver's cursor behave as SQLAlchemy's execution would."""
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
@@ -27,13 +26,6 @@ _BACKEND_PID = select(func.pg_backend_pid())
 def db(app: FastAPI) -> Database:
     database: Database = app.state.runtime.db
     return database
-
-
-@pytest.fixture
-def runner(db: Database) -> Iterator[Runner]:
-    runner = Runner(db.engine, {})
-    yield runner
-    runner.close()
 
 
 def test_a_refused_write_raises_sqlalchemys_error_and_the_connection_goes_on(

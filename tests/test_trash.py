@@ -1,14 +1,12 @@
 """REST: the trash (contract: "The trash"), and its retention."""
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlmodel import update
 
-from app.engine import create_db_engine
 from app.main import create_app
 from app.services.trash import purge_expired
 from app.settings import Settings
@@ -129,18 +127,6 @@ def test_trash_routes_need_a_token(client: TestClient) -> None:
     assert client.post("/api/trash/1/restore").status_code == 401
 
 
-@contextmanager
-def runner(settings: Settings) -> Iterator[Runner]:
-    """A runner on the test database, as `Database.read` hands services one."""
-    engine = create_db_engine(settings, autocommit=True)
-    found = Runner(engine, {})
-    try:
-        yield found
-    finally:
-        found.close()
-        engine.dispose()
-
-
 def move_to_the_past(settings: Settings, task_id: int, days: int) -> None:
     with database(settings) as session:
         deleted_at = utcnow() - timedelta(days=days)
@@ -149,25 +135,23 @@ def move_to_the_past(settings: Settings, task_id: int, days: int) -> None:
 
 
 def test_purge_expired_removes_tasks_trashed_longer_than_the_retention_only(
-    client: TestClient, alice: Account, settings: Settings
+    client: TestClient, alice: Account, settings: Settings, runner: Runner
 ) -> None:
     move_to_the_past(settings, trashed(client, alice, "old"), days=31)
     trashed(client, alice, "recent")
     create_task(client, alice, "live")
-    with runner(settings) as found:
-        assert purge_expired(found, now=utcnow(), retention=timedelta(days=30)) == 1
+    assert purge_expired(runner, now=utcnow(), retention=timedelta(days=30)) == 1
     assert trash(client, alice) == ["recent"]
     assert len(client.get("/api/tasks", headers=alice.headers).json()) == 1
 
 
 def test_purge_expired_follows_the_clock_it_is_given(
-    client: TestClient, alice: Account, settings: Settings
+    client: TestClient, alice: Account, runner: Runner
 ) -> None:
     trashed(client, alice, "t")
-    with runner(settings) as found:
-        thirty_days = timedelta(days=30)
-        assert purge_expired(found, now=utcnow() + timedelta(days=29), retention=thirty_days) == 0
-        assert purge_expired(found, now=utcnow() + timedelta(days=31), retention=thirty_days) == 1
+    thirty_days = timedelta(days=30)
+    assert purge_expired(runner, now=utcnow() + timedelta(days=29), retention=thirty_days) == 0
+    assert purge_expired(runner, now=utcnow() + timedelta(days=31), retention=thirty_days) == 1
     assert trash(client, alice) == []
 
 
