@@ -13,6 +13,7 @@ from limits.errors import StorageError
 
 from app.errors import RateLimited, Unavailable
 from app.settings import Settings
+from models.session import USER_AGENT_MAX
 
 THROTTLE_UNAVAILABLE = "Login is unavailable for a moment; try again shortly"
 
@@ -128,17 +129,22 @@ class PasswordChecks:
 
 @dataclass(frozen=True)
 class Client:
-    """Who is asking, as far as the limits care: the client's address (the socket peer, or the
-    forwarded address when uvicorn trusts the peer as a proxy: `FORWARDED_ALLOW_IPS`) and the
-    password checks its request may still run."""
+    """Who is asking: the client's address (the socket peer, or the forwarded address when
+    uvicorn trusts the peer as a proxy: `FORWARDED_ALLOW_IPS`) and the password checks its
+    request may still run, as the limits count them; its user agent, as its sessions show it."""
 
     address: str
     password_checks: PasswordChecks
+    user_agent: str | None = None
 
     @classmethod
-    def arriving(cls, address: str | None, settings: Settings) -> "Client":
-        """A client at the start of its request, with the full allowance of password checks."""
+    def arriving(
+        cls, address: str | None, settings: Settings, user_agent: str | None = None
+    ) -> "Client":
+        """A client at the start of its request, with the full allowance of password checks.
+        The `User-Agent` it sent, if any, is kept (clipped) to describe the sessions it starts."""
         return cls(
             address=address or "unknown",
             password_checks=PasswordChecks(settings.max_password_checks_per_request),
+            user_agent=(user_agent or "").strip()[:USER_AGENT_MAX] or None,
         )

@@ -1,6 +1,7 @@
 """SQLModel tables and the API schemas built on them."""
 
 from models.idempotency import IdempotencyKey
+from models.session import LoginSession
 from models.tag import Tag, TaskTag
 from models.task import DUE_DESC_INDEX, LISTING_INDEX, Task
 from models.token import RefreshToken
@@ -8,6 +9,7 @@ from models.user import User
 
 __all__ = [
     "IdempotencyKey",
+    "LoginSession",
     "RefreshToken",
     "Tag",
     "Task",

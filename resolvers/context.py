@@ -54,5 +54,9 @@ async def get_context(connection: HTTPConnection) -> Context:
     `Request` parameter would make FastAPI answer every upgrade with a 500.
     """
     runtime: Runtime = connection.app.state.runtime
-    client = Client.arriving(connection.client and connection.client.host, runtime.settings)
+    client = Client.arriving(
+        connection.client and connection.client.host,
+        runtime.settings,
+        connection.headers.get("user-agent"),
+    )
     return Context(runtime, connection.headers.get("authorization"), client)

@@ -1,15 +1,26 @@
 """Mutation resolvers: each reads like its line in the contract and calls the services."""
 
+import uuid
+
 from strawberry.types import Info
 
 from app.services import accounts
+from app.services import sessions as session_service
 from app.services import tasks as task_service
 from app.services import trash as trash_service
 from app.validation import validate
+from models.session import AccountDeletion, PasswordChange
 from models.task import TaskCreate, TaskUpdate
 from models.user import LoginRequest, RefreshRequest, SignupRequest
 from resolvers.context import Context
-from schema.inputs import CreateTaskInput, LoginInput, SignupInput, UpdateTaskInput, provided
+from schema.inputs import (
+    ChangePasswordInput,
+    CreateTaskInput,
+    LoginInput,
+    SignupInput,
+    UpdateTaskInput,
+    provided,
+)
 from schema.types import AuthPayload, TaskType, TokenPair, UserType
 
 ContextInfo = Info[Context, None]
@@ -51,6 +62,31 @@ async def logout(info: ContextInfo, refresh_token: str) -> bool:
         runtime=info.context.runtime,
         viewer=viewer,
         refresh_token=body.refresh_token,
+    )
+    return True
+
+
+async def revoke_session(info: ContextInfo, id: uuid.UUID) -> bool:
+    viewer = await info.context.claims()
+    await info.context.db.read(session_service.end_session, viewer, session_id=id)
+    return True
+
+
+async def change_password(info: ContextInfo, input: ChangePasswordInput) -> bool:
+    """Every other session ends; this one goes on."""
+    context, viewer = info.context, await info.context.claims()
+    change = validate(PasswordChange, vars(input))
+    await accounts.change_password(
+        runtime=context.runtime, client=context.client, viewer=viewer, change=change
+    )
+    return True
+
+
+async def delete_account(info: ContextInfo, password: str) -> bool:
+    context, viewer = info.context, await info.context.claims()
+    body = validate(AccountDeletion, {"password": password})
+    await accounts.delete_account(
+        runtime=context.runtime, client=context.client, viewer=viewer, password=body.password
     )
     return True
 

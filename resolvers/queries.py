@@ -6,6 +6,7 @@ from functools import partial
 import strawberry
 from strawberry.types import Info
 
+from app.services import sessions as session_service
 from app.services import tasks as task_service
 from app.services import trash as trash_service
 from app.services.listing import TaskPage
@@ -17,6 +18,7 @@ from schema.enums import OrderDirection
 from schema.inputs import TaskFilterInput, TaskOrderInput, provided
 from schema.types import (
     PageInfo,
+    SessionType,
     TagCountType,
     TaskConnection,
     TaskEdge,
@@ -118,3 +120,10 @@ async def tags(info: ContextInfo) -> list[TagCountType]:
 async def task_stats(info: ContextInfo) -> TaskStatsType:
     viewer = await info.context.claims()
     return TaskStatsType.from_model(await info.context.db.read(task_service.task_stats, viewer))
+
+
+async def sessions(info: ContextInfo) -> list[SessionType]:
+    """Your live sessions, newest first."""
+    viewer = await info.context.claims()
+    found = await info.context.db.read(session_service.live_sessions, viewer)
+    return [SessionType.from_model(session) for session in found]

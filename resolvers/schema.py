@@ -25,6 +25,7 @@ from resolvers.error_codes import ErrorCodes
 from resolvers.parser_cache import CachedParser
 from schema.types import (
     AuthPayload,
+    SessionType,
     TagCountType,
     TaskConnection,
     TaskStatsType,
@@ -52,6 +53,10 @@ class Query:
     trash: TaskConnection = strawberry.field(
         resolver=queries.trash, description="Your deleted tasks, most recently deleted first."
     )
+    sessions: list[SessionType] = strawberry.field(
+        resolver=queries.sessions,
+        description="Where you are signed in: live sessions, newest first.",
+    )
 
 
 @strawberry.type
@@ -67,6 +72,18 @@ class Mutation:
     )
     logout: bool = strawberry.field(
         resolver=mutations.logout, description="Revoke a refresh token."
+    )
+    revoke_session: bool = strawberry.field(
+        resolver=mutations.revoke_session,
+        description="End one of your sessions: its tokens stop working at once.",
+    )
+    change_password: bool = strawberry.field(
+        resolver=mutations.change_password,
+        description="A wrong current password counts as a failed login; other sessions end.",
+    )
+    delete_account: bool = strawberry.field(
+        resolver=mutations.delete_account,
+        description="Deletes the account and everything of it, once the password is confirmed.",
     )
     create_task: TaskType = strawberry.field(resolver=mutations.create_task)
     update_task: TaskType = strawberry.field(

@@ -18,6 +18,12 @@ class SignupInput:
 
 
 @strawberry.input
+class ChangePasswordInput:
+    current_password: str
+    new_password: str
+
+
+@strawberry.input
 class LoginInput:
     email: str
     password: str

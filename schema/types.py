@@ -13,6 +13,7 @@ import strawberry
 
 from app.services.accounts import LoginResult
 from app.services.listing import TaskRow
+from models.session import SessionPublic
 from models.task import TagCount, TaskStats
 from models.user import Tokens, User
 from schema.enums import Priority
@@ -28,6 +29,21 @@ class UserType:
     @classmethod
     def from_model(cls, user: User) -> Self:
         return cls(id=user.id, email=user.email, name=user.name, created_at=user.created_at)
+
+
+@strawberry.type(name="Session", description="One login: where the account is signed in.")
+class SessionType:
+    id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime = strawberry.field(
+        description="When the session last got tokens: its login or its latest refresh."
+    )
+    user_agent: str | None
+    current: bool = strawberry.field(description="True for the session of this request's token.")
+
+    @classmethod
+    def from_model(cls, session: SessionPublic) -> Self:
+        return cls(**session.model_dump())
 
 
 @strawberry.type(name="Task", description="A task; only its owner can see it.")

@@ -12,14 +12,14 @@ from sqlmodel import col, delete, func, select
 
 from app.errors import AuthError
 from app.security import TokenClaims
-from app.services import accounts, tasks, trash
+from app.services import accounts, sessions, tasks, trash
 from app.services.tags import tag_counts
 from app.settings import Settings
 from app.statements import Runner
 from models import Task, User
 from models.task import TaskCreate, TaskFilter, TaskUpdate
 from models.utc import utcnow
-from tests.support import Account, create_task, database, error_codes, graphql, user_id_of
+from tests.support import PASSWORD, Account, create_task, database, error_codes, graphql, user_id_of
 
 
 @pytest.fixture
@@ -49,6 +49,10 @@ REST_ROUTES = [
     ("PATCH", "/api/tasks/{id}/toggle", None),
     ("DELETE", "/api/tasks/{id}", None),
     ("GET", "/api/auth/me", None),
+    ("GET", "/api/auth/sessions", None),
+    ("DELETE", f"/api/auth/sessions/{uuid.uuid4()}", None),
+    ("POST", "/api/auth/password", {"current_password": PASSWORD, "new_password": "New-Horse-10"}),
+    ("DELETE", "/api/auth/me", {"password": PASSWORD}),
 ]
 
 
@@ -91,6 +95,11 @@ GRAPHQL_OPERATIONS = [
     'mutation($id: Int!) { updateTask(id: $id, input: {title: "renamed"}) { id } }',
     "mutation($id: Int!) { toggleTask(id: $id) { id } }",
     "mutation($id: Int!) { deleteTask(id: $id) }",
+    "{ sessions { id } }",
+    f'mutation {{ revokeSession(id: "{uuid.uuid4()}") }}',
+    "mutation { changePassword(input: "
+    f'{{currentPassword: "{PASSWORD}", newPassword: "New-Horse-10"}}) }}',
+    f'mutation {{ deleteAccount(password: "{PASSWORD}") }}',
 ]
 
 
@@ -116,7 +125,10 @@ SERVICES: list[Callable[[Runner, TokenClaims, int], Any]] = [
     lambda r, u, t: tasks.toggle_task(r, u, task_id=t),
     lambda r, u, t: tasks.delete_task(r, u, task_id=t),
     lambda r, u, _: tasks.task_stats(r, u),
-    lambda r, u, _: accounts.require_session(r, u),
+    lambda r, u, _: sessions.require_session(r, u),
+    lambda r, u, _: sessions.live_sessions(r, u),
+    lambda r, u, _: sessions.end_session(r, u, session_id=uuid.uuid4()),
+    lambda r, u, _: accounts.user_of(r, u),
     lambda r, u, _: trash.list_trash(r, u, limit=10, offset=0),
     lambda r, u, t: trash.restore_task(r, u, task_id=t),
     lambda r, u, t: trash.purge_task(r, u, task_id=t),

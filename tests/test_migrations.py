@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, inspect
 from sqlmodel import SQLModel
 
 from app.main import create_app
-from app.security import hash_password
+from app.security import encode_token, hash_password
 from app.settings import Settings
 from models import include_in_autogenerate
 from models.utc import UTCDateTime
@@ -254,4 +254,64 @@ def test_downgrading_organising_keeps_live_tasks_and_drops_the_trash(
     assert {"tags", "task_tags", "idempotency_keys"}.isdisjoint(inspect(engine).get_table_names())
     assert "priority" not in {column["name"] for column in inspect(engine).get_columns("tasks")}
     engine.dispose()
+    migrate(unmigrated_url)  # and up again
+
+
+def test_upgrading_gives_each_chain_issued_before_a_session(
+    unmigrated_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    """A chain of two refresh tokens written through revision 0004 becomes a live session that
+    started at its first token and was last used at its newest."""
+    user_id = _seed_before_organising(unmigrated_url)
+    migrate(unmigrated_url, "0004")
+    first_at, family_id, live_id = datetime(2026, 11, 1, tzinfo=UTC), uuid.uuid4(), uuid.uuid4()
+    last_at, expires_at = first_at + timedelta(days=3), datetime.now(UTC) + timedelta(days=5)
+    engine = create_engine(unmigrated_url)
+    with engine.begin() as connection:
+        chain = {"user_id": user_id, "family_id": family_id, "expires_at": expires_at}
+        connection.execute(
+            sa.insert(WAVE_ONE_TOKENS),
+            [
+                {**chain, "id": family_id, "created_at": first_at, "revoked_at": last_at,
+                 "replaced_by": live_id},
+                {**chain, "id": live_id, "created_at": last_at, "revoked_at": None,
+                 "replaced_by": None},
+            ],
+        )  # fmt: skip
+    engine.dispose()
+
+    migrate(unmigrated_url)
+
+    settings = make_settings(database_url=unmigrated_url)
+    access_token, _ = encode_token(
+        user_id=user_id,
+        type="access",
+        lifetime=timedelta(minutes=5),
+        key=settings.signing_key,
+        session_id=family_id,
+    )
+    with TestClient(create_app(settings)) as client:
+        headers = {"Authorization": f"Bearer {access_token}"}
+        listed = client.get("/api/auth/sessions", headers=headers).json()
+    assert [
+        (
+            s["id"],
+            datetime.fromisoformat(s["created_at"]),
+            datetime.fromisoformat(s["last_used_at"]),
+        )
+        for s in listed
+    ] == [(str(family_id), first_at, last_at)]  # the seed's own chain expired: not listed
+
+
+def test_downgrading_sessions_drops_their_table_and_keeps_the_tokens(
+    unmigrated_url: str,
+) -> None:
+    _seed_before_organising(unmigrated_url)
+    migrate(unmigrated_url)
+    tokens = _rows(unmigrated_url, WAVE_ONE_TOKENS)
+    command.downgrade(alembic_config(unmigrated_url), "0004")
+    engine = create_engine(unmigrated_url)
+    assert "sessions" not in inspect(engine).get_table_names()
+    engine.dispose()
+    assert _rows(unmigrated_url, WAVE_ONE_TOKENS) == tokens
     migrate(unmigrated_url)  # and up again

@@ -25,6 +25,10 @@ OPERATIONS = {
     ("post", "/api/trash/{task_id}/restore"): "restore_task",
     ("delete", "/api/trash/{task_id}"): "purge_task",
     ("delete", "/api/trash"): "empty_trash",
+    ("get", "/api/auth/sessions"): "list_sessions",
+    ("delete", "/api/auth/sessions/{session_id}"): "revoke_session",
+    ("post", "/api/auth/password"): "change_password",
+    ("delete", "/api/auth/me"): "delete_account",
 }
 
 

@@ -29,7 +29,11 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
 async def get_client(request: Request, runtime: RuntimeDep) -> Client:
-    return Client.arriving(request.client and request.client.host, runtime.settings)
+    return Client.arriving(
+        request.client and request.client.host,
+        runtime.settings,
+        request.headers.get("user-agent"),
+    )
 
 
 ClientDep = Annotated[Client, Depends(get_client)]

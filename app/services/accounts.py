@@ -5,10 +5,9 @@ each with the runtime: bcrypt runs in the hasher's bounded threads and each piec
 in a worker thread (the plain functions below, handed to `Database.run` or `Database.read`), so
 nothing stalls the event loop and no connection is held while a hash runs.
 
-A service run on an access token's behalf refuses it once its session has ended (logout, a
-revoked chain, a deleted user: `SESSION_ENDED`), in its own statement where it can
-(`session_live`), else with `require_session`: an ended session stops working at once, on every
-door and every instance.
+A password change and an account deletion ask for the password again, checked as a login checks
+it and counted by the same throttles. Both end sessions (app/services/sessions.py): every other
+one, or all of them with the account.
 """
 
 import uuid
@@ -16,16 +15,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from anyio import to_thread
-from sqlalchemy import Exists, bindparam, exists, literal, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.errors import AuthError, Conflict, FieldError
 from app.runtime import Runtime
 from app.security import TokenClaims, decode_token, encode_claims, encode_token
+from app.services.sessions import (
+    SESSION_ENDED,
+    caller,
+    end_other_sessions,
+    require_session,
+    session_live,
+)
 from app.settings import Settings
 from app.statements import Runner
 from app.throttle import Client
+from models.session import LoginSession, PasswordChange
 from models.token import RefreshToken
 from models.user import LoginRequest, SignupRequest, Tokens, User
 from models.utc import utcnow
@@ -33,7 +40,6 @@ from models.utc import utcnow
 INVALID_CREDENTIALS = "Invalid credentials"
 EMAIL_TAKEN = "Email already registered"
 INVALID_REFRESH_TOKEN = "Invalid or revoked refresh token"  # noqa: S105 (a message)
-SESSION_ENDED = "Session has ended"
 
 
 @dataclass(frozen=True)
@@ -93,17 +99,20 @@ async def login(*, runtime: Runtime, client: Client, credentials: LoginRequest) 
         raise AuthError(INVALID_CREDENTIALS)
     assert user is not None  # verify() is False without a hash
     await to_thread.run_sync(throttles.give_back_login, email, address)
-    return await _logged_in(runtime, user)
+    return await _logged_in(runtime, client, user)
 
 
 async def signup_and_login(*, runtime: Runtime, client: Client, data: SignupRequest) -> LoginResult:
     """A new account, logged in at once (GraphQL's `signup` answers both)."""
-    return await _logged_in(runtime, await signup(runtime=runtime, client=client, data=data))
+    user = await signup(runtime=runtime, client=client, data=data)
+    return await _logged_in(runtime, client, user)
 
 
-async def _logged_in(runtime: Runtime, user: User) -> LoginResult:
-    """`user` with a fresh pair of tokens (a new refresh chain)."""
-    tokens = await runtime.db.run(issue_tokens, settings=runtime.settings, user_id=user.id)
+async def _logged_in(runtime: Runtime, client: Client, user: User) -> LoginResult:
+    """`user` with a fresh pair of tokens: a new session, described by the client's user agent."""
+    tokens = await runtime.db.run(
+        issue_tokens, settings=runtime.settings, user_id=user.id, user_agent=client.user_agent
+    )
     return LoginResult(user=user, tokens=tokens)
 
 
@@ -116,6 +125,37 @@ async def logout(*, runtime: Runtime, viewer: TokenClaims, refresh_token: str) -
     """End the session of the caller's refresh token: it can no longer be refreshed, and the
     access tokens of that session stop working at once."""
     await runtime.db.read(_revoke, viewer, settings=runtime.settings, refresh_token=refresh_token)
+
+
+async def change_password(
+    *, runtime: Runtime, client: Client, viewer: TokenClaims, change: PasswordChange
+) -> None:
+    """Set a new password once the current one is confirmed, and end every other session; the
+    caller's own goes on."""
+    user = await me(runtime=runtime, claims=viewer)
+    await _confirm_password(runtime, client, user, change.current_password)
+    password_hash = await runtime.hasher.hash(change.new_password)
+    await runtime.db.read(_set_password, viewer, password_hash=password_hash)
+
+
+async def delete_account(
+    *, runtime: Runtime, client: Client, viewer: TokenClaims, password: str
+) -> None:
+    """Delete the caller's account, once the password is confirmed, with everything of theirs."""
+    user = await me(runtime=runtime, claims=viewer)
+    await _confirm_password(runtime, client, user, password)
+    await runtime.db.read(_delete_user, viewer)
+
+
+async def _confirm_password(runtime: Runtime, client: Client, user: User, password: str) -> None:
+    """`AuthError` unless `password` is the user's: checked as a login checks it, and a wrong one
+    counted as a failed login (per email and per address)."""
+    throttles, email, address = runtime.throttles, user.email, client.address
+    client.password_checks.take()
+    await to_thread.run_sync(throttles.claim_login, email, address)
+    if not await runtime.hasher.verify(password, user.password_hash):
+        raise AuthError(INVALID_CREDENTIALS)
+    await to_thread.run_sync(throttles.give_back_login, email, address)
 
 
 async def me(*, runtime: Runtime, claims: TokenClaims) -> User:
@@ -144,9 +184,10 @@ def issue_tokens(
     user_id: uuid.UUID,
     family_id: uuid.UUID | None = None,
     refresh_token_id: uuid.UUID | None = None,
+    user_agent: str | None = None,
 ) -> Tokens:
-    """A refresh token recorded in `family_id` (a new chain, so a new session, if None) and a
-    fresh access token of that session."""
+    """A refresh token recorded in `family_id` and a fresh access token of that session. With no
+    `family_id`, a new chain, so a new session (of `user_agent`); else its session was used now."""
     refresh_token, claims = encode_token(
         user_id=user_id,
         type="refresh",
@@ -154,7 +195,23 @@ def issue_tokens(
         key=settings.signing_key,
         token_id=refresh_token_id,
     )
-    family_id = family_id or claims.token_id
+    if family_id is None:
+        family_id = claims.token_id
+        session.add(
+            LoginSession(
+                id=family_id,
+                user_id=user_id,
+                created_at=claims.issued_at,
+                last_used_at=claims.issued_at,
+                user_agent=user_agent,
+            )
+        )
+    else:
+        session.exec(
+            update(LoginSession)
+            .where(col(LoginSession.id) == family_id)
+            .values(last_used_at=claims.issued_at)
+        )
     access_token, expires_in = _access_token(settings, user_id, family_id)
     session.add(
         RefreshToken(
@@ -272,31 +329,43 @@ def _revoke(
 _users = User.metadata.tables[User.__tablename__]
 
 
-def session_live() -> Exists:
-    """True while the session bound to `:session_id`, of the user `:user_id`, is live: a refresh
-    token of its chain is unrevoked. Tokens go with their user, so it is false for a user who no
-    longer exists, too. Statements made on an access token's behalf carry it, so that checking
-    the session costs no statement of its own (the chain's index finds it)."""
-    return exists().where(
-        _refresh_tokens.c.family_id == bindparam("session_id"),
-        _refresh_tokens.c.user_id == bindparam("user_id"),
-        _refresh_tokens.c.revoked_at.is_(None),
-    )
-
-
-def caller(viewer: TokenClaims) -> dict[str, object]:
-    """The values `session_live()` binds."""
-    return {"user_id": viewer.user_id, "session_id": viewer.session_id}
-
-
-_SESSION_LIVE = select(literal(True)).where(session_live())
 _USER = select(*_users.c).where(_users.c.id == bindparam("user_id"), session_live())
 
 
-def require_session(runner: Runner, viewer: TokenClaims) -> None:
-    """`AuthError` when the session of an access token has ended. For the services whose
-    statement found nothing: was it the row, or the session?"""
-    if runner.scalar(_SESSION_LIVE, caller(viewer)) is None:
+_SET_PASSWORD = (
+    update(_users)
+    .where(_users.c.id == bindparam("user_id"), session_live())
+    .values(
+        password_hash=bindparam("password_hash"),
+        updated_at=bindparam("now", type_=_users.c.updated_at.type),
+    )
+    .returning(_users.c.id)
+)
+
+
+def _set_password(runner: Runner, viewer: TokenClaims, /, *, password_hash: str) -> None:
+    """The new hash and the end of every other session, together or not at all."""
+    now = utcnow()
+    with runner.transaction():
+        if (
+            runner.first(
+                _SET_PASSWORD, {**caller(viewer), "password_hash": password_hash, "now": now}
+            )
+            is None
+        ):
+            raise AuthError(SESSION_ENDED)
+        end_other_sessions(runner, viewer, now)
+
+
+# The user's tasks, tags, trash, sessions, refresh tokens and idempotency keys go with the row:
+# their foreign keys cascade, within this one statement.
+_DELETE_USER = (
+    delete(_users).where(_users.c.id == bindparam("user_id"), session_live()).returning(_users.c.id)
+)
+
+
+def _delete_user(runner: Runner, viewer: TokenClaims) -> None:
+    if runner.first(_DELETE_USER, caller(viewer)) is None:
         raise AuthError(SESSION_ENDED)
 
 

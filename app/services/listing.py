@@ -37,8 +37,8 @@ from sqlalchemy.sql.elements import UnaryExpression
 from app.engine import unicode_lower
 from app.errors import AuthError, FieldError, InvalidInput
 from app.security import TokenClaims
-from app.services.accounts import SESSION_ENDED, caller, require_session, session_live
 from app.services.cursors import INVALID_CURSOR, Position, decode_cursor, encode_cursor
+from app.services.sessions import SESSION_ENDED, caller, require_session, session_live
 from app.statements import AnySelect, Runner
 from models.tag import Tag, TaskTag
 from models.task import TASK_FIELDS, Priority, PriorityRank, Sort, Task, TaskFilter, TaskOrder

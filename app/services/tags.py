@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from app.security import TokenClaims
-from app.services.accounts import caller, require_session
+from app.services.sessions import caller, require_session
 from app.statements import AnySelect, Runner
 from models.tag import Tag, TaskTag
 from models.task import TagCount, Task

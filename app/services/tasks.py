@@ -29,7 +29,6 @@ from sqlalchemy import Integer, Update, bindparam, false, func, insert, not_, se
 from app.errors import AuthError, NotFound, VersionMismatch
 from app.security import TokenClaims
 from app.services import tags
-from app.services.accounts import SESSION_ENDED, caller, require_session, session_live
 from app.services.listing import (
     PUBLIC_COLUMNS,
     TaskList,
@@ -42,6 +41,7 @@ from app.services.listing import (
     page_by_key,
     task_row,
 )
+from app.services.sessions import SESSION_ENDED, caller, require_session, session_live
 from app.statements import Runner
 from models.task import Sort, Task, TaskCreate, TaskFilter, TaskStats, TaskUpdate
 from models.utc import utcnow

@@ -11,7 +11,6 @@ from sqlalchemy import bindparam, delete
 
 from app.errors import NotFound
 from app.security import TokenClaims
-from app.services.accounts import caller, require_session
 from app.services.listing import (
     TRASH_ORDER,
     TaskList,
@@ -22,6 +21,7 @@ from app.services.listing import (
     page_by_key,
     task_row,
 )
+from app.services.sessions import caller, require_session
 from app.services.tasks import MAX_TASK_ID, TASK_NOT_FOUND, change_statement
 from app.statements import Runner
 from models.idempotency import IdempotencyKey

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from tests.reliability.conftest import REDIS_URL, redis_reachable
-from tests.reliability.live import at_once, register, unique_email
+from tests.reliability.live import at_once, login, register, unique_email
 from tests.reliability.servers import Server, fresh_database, server_env, uvicorn_server
-from tests.support import PASSWORD
+from tests.support import PASSWORD, Account
 
 MAX_FAILURES = 4
 WRONG = "Wrong-password-1"
@@ -147,3 +147,49 @@ def test_a_session_ended_on_one_instance_stops_its_access_token_on_the_other(pai
     query = {"query": "{ me { email } }"}
     answer = httpx.post(f"{pair.b.url}/graphql", json=query, headers=account.headers).json()
     assert answer["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def _stopped_on(server: Server, account: Account) -> bool:
+    """The account's access token is refused on both doors of `server`."""
+    rest = httpx.get(f"{server.url}/api/tasks", headers=account.headers).status_code
+    query = {"query": "{ me { email } }"}
+    answer = httpx.post(f"{server.url}/graphql", json=query, headers=account.headers).json()
+    codes = [error["extensions"]["code"] for error in answer.get("errors", [])]
+    return (rest, codes) == (401, ["UNAUTHENTICATED"])
+
+
+def test_a_session_revoked_on_one_instance_stops_on_the_other(pair: Pair) -> None:
+    account = register(pair.a.url)
+    with httpx.Client(base_url=pair.b.url) as client:
+        other = login(client, account.email)
+    sessions = httpx.get(f"{pair.b.url}/api/auth/sessions", headers=account.headers).json()
+    (other_id,) = [session["id"] for session in sessions if not session["current"]]
+    revoked = httpx.delete(f"{pair.a.url}/api/auth/sessions/{other_id}", headers=account.headers)
+    assert revoked.status_code == 200
+    assert _stopped_on(pair.b, other)
+    assert not _stopped_on(pair.b, account)
+
+
+def test_a_password_changed_on_one_instance_ends_the_other_sessions_on_the_other(
+    pair: Pair,
+) -> None:
+    account = register(pair.a.url)
+    with httpx.Client(base_url=pair.b.url) as client:
+        other = login(client, account.email)
+    body = {"current_password": PASSWORD, "new_password": "Battery-Staple-7"}
+    changed = httpx.post(f"{pair.a.url}/api/auth/password", json=body, headers=account.headers)
+    assert changed.status_code == 200
+    assert _stopped_on(pair.b, other)
+    assert not _stopped_on(pair.b, account)
+
+
+def test_an_account_deleted_on_one_instance_stops_on_the_other(pair: Pair) -> None:
+    account = register(pair.a.url)
+    deleted = httpx.request(
+        "DELETE",
+        f"{pair.a.url}/api/auth/me",
+        json={"password": PASSWORD},
+        headers=account.headers,
+    )
+    assert deleted.status_code == 200
+    assert _stopped_on(pair.b, account)

@@ -1,12 +1,15 @@
 """`/api/auth`: accounts and tokens."""
 
+import uuid
+
 from fastapi import APIRouter, status
 
 from app.api.deps import ClientDep, RuntimeDep, Viewer
 from app.api.responses import errors
 from app.api.routing import OrjsonRoute
-from app.services import accounts
+from app.services import accounts, sessions
 from models.responses import Message
+from models.session import AccountDeletion, PasswordChange, SessionPublic
 from models.user import LoginRequest, RefreshRequest, SignupRequest, Tokens, UserPublic
 
 router = APIRouter(prefix="/auth", tags=["auth"], route_class=OrjsonRoute)
@@ -57,3 +60,40 @@ async def logout(body: RefreshRequest, viewer: Viewer, runtime: RuntimeDep) -> M
 async def me(viewer: Viewer, runtime: RuntimeDep) -> UserPublic:
     """The account the access token belongs to."""
     return UserPublic.model_validate(await accounts.me(runtime=runtime, claims=viewer))
+
+
+@router.get("/sessions", response_model=list[SessionPublic], responses=errors(401))
+async def list_sessions(viewer: Viewer, runtime: RuntimeDep) -> list[SessionPublic]:
+    """Where the account is signed in: its live sessions (one per login), newest first. A
+    session's `last_used_at` is when it last got tokens (its login or latest refresh)."""
+    return await runtime.db.read(sessions.live_sessions, viewer)
+
+
+@router.delete("/sessions/{session_id}", response_model=Message, responses=errors(400, 401, 404))
+async def revoke_session(session_id: uuid.UUID, viewer: Viewer, runtime: RuntimeDep) -> Message:
+    """End one of the account's sessions (the caller's own included): its refresh token can no
+    longer be refreshed and its access tokens stop working at once."""
+    await runtime.db.read(sessions.end_session, viewer, session_id=session_id)
+    return Message(message="Session revoked")
+
+
+@router.post("/password", response_model=Message, responses=errors(400, 401, 413, 429))
+async def change_password(
+    change: PasswordChange, viewer: Viewer, runtime: RuntimeDep, client: ClientDep
+) -> Message:
+    """Change the password. A wrong current password is 401 and counts as a failed login;
+    every other session ends, the caller's goes on."""
+    await accounts.change_password(runtime=runtime, client=client, viewer=viewer, change=change)
+    return Message(message="Password changed")
+
+
+@router.delete("/me", response_model=Message, responses=errors(400, 401, 413, 429))
+async def delete_account(
+    body: AccountDeletion, viewer: Viewer, runtime: RuntimeDep, client: ClientDep
+) -> Message:
+    """Delete the account and everything of it (tasks, tags, trash, sessions), at once and for
+    good, once the password is confirmed. A wrong password is 401 and counts as a failed login."""
+    await accounts.delete_account(
+        runtime=runtime, client=client, viewer=viewer, password=body.password
+    )
+    return Message(message="Account deleted")

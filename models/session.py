@@ -1,0 +1,46 @@
+"""Sessions: one per login, what a person sees of where they are signed in."""
+
+import uuid
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from models.text import NewPassword, Password
+from models.utc import UTCDateTime
+
+USER_AGENT_MAX = 255
+
+
+class LoginSession(SQLModel, table=True):
+    """One login, and the chain of refresh tokens it started.
+
+    The id is the chain's `family_id` and the `sid` of the session's access tokens. Whether the
+    session is live is the chain's own state (an unrevoked refresh token): this row only describes
+    it. `last_used_at` moves when the session gets tokens (login and every refresh), not on each
+    request, so reading costs no write; it is exact to within an access token's lifetime.
+    """
+
+    __tablename__ = "sessions"
+
+    id: uuid.UUID = Field(primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    last_used_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    user_agent: str | None = Field(default=None, max_length=USER_AGENT_MAX)
+
+
+class SessionPublic(SQLModel):
+    id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime
+    user_agent: str | None
+    current: bool = Field(description="True for the session of the request's own access token.")
+
+
+class PasswordChange(SQLModel):
+    current_password: Password
+    new_password: NewPassword
+
+
+class AccountDeletion(SQLModel):
+    password: Password
