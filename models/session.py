@@ -14,9 +14,13 @@ USER_AGENT_MAX = 255
 class LoginSession(SQLModel, table=True):
     """One login, and the chain of refresh tokens it started.
 
-    The id is the chain's `family_id` and the `sid` of the session's access tokens. Whether the
-    session is live is the chain's own state (an unrevoked refresh token): this row only describes
-    it. `last_used_at` moves when the session gets tokens (login and every refresh), not on each
+    The id is the chain's `family_id` and the `sid` of the session's access tokens. A session is
+    live until `ended_at` is set (logout, revocation, reuse detection, a password change); then
+    neither its access tokens nor its refresh tokens work. A refresh updates the row before it
+    rotates the token, and ending a session updates it too, so the two are ordered by the row's
+    lock: a refresh can never slip a fresh token past an ending.
+
+    `last_used_at` moves when the session gets tokens (login and every refresh), not on each
     request, so reading costs no write; it is exact to within an access token's lifetime.
     """
 
@@ -27,6 +31,7 @@ class LoginSession(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     last_used_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     user_agent: str | None = Field(default=None, max_length=USER_AGENT_MAX)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class SessionPublic(SQLModel):

@@ -11,8 +11,8 @@ from models.utc import UTCDateTime, utcnow
 class RefreshToken(SQLModel, table=True):
     """One issued refresh token.
 
-    Tokens issued by rotation share the `family_id` of the login that started the chain, so
-    presenting a retired token can revoke every token of that chain at once. `created_at` is the
+    Tokens issued by rotation share the `family_id` of the login that started the chain: the id of
+    its session (`LoginSession`), which presenting a retired token ends. `created_at` is the
     token's `iat`: with `expires_at` and the ids it signs the very same token again, which the
     refresh grace answers to a double submit.
     """
@@ -23,7 +23,11 @@ class RefreshToken(SQLModel, table=True):
     user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
     family_id: uuid.UUID = Field(index=True)
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(
+        default=None,
+        sa_type=UTCDateTime,
+        description="When the token was retired by rotation (or, before sessions, revoked).",
+    )
     replaced_by: uuid.UUID | None = Field(
         default=None, description="The successor this token was rotated into, if it was."
     )

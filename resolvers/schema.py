@@ -68,7 +68,7 @@ class Mutation:
     )
     refresh_token: TokenPair = strawberry.field(
         resolver=mutations.refresh_token,
-        description="Rotate a refresh token; replaying a retired one revokes its chain.",
+        description="Rotate a refresh token; replaying a retired one ends its session.",
     )
     logout: bool = strawberry.field(
         resolver=mutations.logout, description="Revoke a refresh token."

@@ -257,15 +257,28 @@ def test_downgrading_organising_keeps_live_tasks_and_drops_the_trash(
     migrate(unmigrated_url)  # and up again
 
 
+def _access_token(settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID) -> str:
+    token, _ = encode_token(
+        user_id=user_id,
+        type="access",
+        lifetime=timedelta(minutes=5),
+        key=settings.signing_key,
+        session_id=session_id,
+    )
+    return token
+
+
 def test_upgrading_gives_each_chain_issued_before_a_session(
     unmigrated_url: str, make_settings: Callable[..., Settings]
 ) -> None:
-    """A chain of two refresh tokens written through revision 0004 becomes a live session that
-    started at its first token and was last used at its newest."""
+    """Chains written through revision 0004 become sessions: one of two tokens, the newer
+    unrevoked, is live, started at its first token and last used at its newest; one whose
+    every token is revoked has ended."""
     user_id = _seed_before_organising(unmigrated_url)
     migrate(unmigrated_url, "0004")
     first_at, family_id, live_id = datetime(2026, 11, 1, tzinfo=UTC), uuid.uuid4(), uuid.uuid4()
     last_at, expires_at = first_at + timedelta(days=3), datetime.now(UTC) + timedelta(days=5)
+    ended_id = uuid.uuid4()
     engine = create_engine(unmigrated_url)
     with engine.begin() as connection:
         chain = {"user_id": user_id, "family_id": family_id, "expires_at": expires_at}
@@ -276,6 +289,8 @@ def test_upgrading_gives_each_chain_issued_before_a_session(
                  "replaced_by": live_id},
                 {**chain, "id": live_id, "created_at": last_at, "revoked_at": None,
                  "replaced_by": None},
+                {**chain, "id": ended_id, "family_id": ended_id, "created_at": first_at,
+                 "revoked_at": last_at, "replaced_by": None},
             ],
         )  # fmt: skip
     engine.dispose()
@@ -283,16 +298,11 @@ def test_upgrading_gives_each_chain_issued_before_a_session(
     migrate(unmigrated_url)
 
     settings = make_settings(database_url=unmigrated_url)
-    access_token, _ = encode_token(
-        user_id=user_id,
-        type="access",
-        lifetime=timedelta(minutes=5),
-        key=settings.signing_key,
-        session_id=family_id,
-    )
     with TestClient(create_app(settings)) as client:
-        headers = {"Authorization": f"Bearer {access_token}"}
+        headers = {"Authorization": f"Bearer {_access_token(settings, user_id, family_id)}"}
         listed = client.get("/api/auth/sessions", headers=headers).json()
+        ended = {"Authorization": f"Bearer {_access_token(settings, user_id, ended_id)}"}
+        assert client.get("/api/auth/sessions", headers=ended).status_code == 401
     assert [
         (
             s["id"],
@@ -303,15 +313,28 @@ def test_upgrading_gives_each_chain_issued_before_a_session(
     ] == [(str(family_id), first_at, last_at)]  # the seed's own chain expired: not listed
 
 
-def test_downgrading_sessions_drops_their_table_and_keeps_the_tokens(
-    unmigrated_url: str,
+def test_downgrading_sessions_keeps_the_ended_ones_ended(
+    unmigrated_url: str, make_settings: Callable[..., Settings]
 ) -> None:
+    """Before 0005 a session ended when no token of its chain was unrevoked: the downgrade
+    revokes the tokens of the sessions that ended since, and leaves the others."""
     _seed_before_organising(unmigrated_url)
     migrate(unmigrated_url)
-    tokens = _rows(unmigrated_url, WAVE_ONE_TOKENS)
+    before = _rows(unmigrated_url, WAVE_ONE_TOKENS)
+    with TestClient(create_app(make_settings(database_url=unmigrated_url))) as client:
+        body = {"email": "old@example.com", "password": PASSWORD}
+        tokens = client.post("/api/auth/login", json=body).json()
+        logout = {"refresh_token": tokens["refresh_token"]}
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        assert client.post("/api/auth/logout", json=logout, headers=headers).status_code == 200
+
     command.downgrade(alembic_config(unmigrated_url), "0004")
+
     engine = create_engine(unmigrated_url)
     assert "sessions" not in inspect(engine).get_table_names()
     engine.dispose()
-    assert _rows(unmigrated_url, WAVE_ONE_TOKENS) == tokens
+    after = _rows(unmigrated_url, WAVE_ONE_TOKENS)
+    (logged_out,) = [row for row in after if row not in before]
+    assert logged_out[4] is not None  # revoked_at
+    assert [row for row in after if row in before] == before
     migrate(unmigrated_url)  # and up again

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from anyio import to_thread
-from sqlalchemy import bindparam, delete, update
+from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -25,7 +25,9 @@ from app.security import TokenClaims, decode_token, encode_claims, encode_token
 from app.services.sessions import (
     SESSION_ENDED,
     caller,
+    end_all_sessions,
     end_other_sessions,
+    end_session_of_token,
     require_session,
     session_live,
 )
@@ -111,20 +113,20 @@ async def signup_and_login(*, runtime: Runtime, client: Client, data: SignupRequ
 async def _logged_in(runtime: Runtime, client: Client, user: User) -> LoginResult:
     """`user` with a fresh pair of tokens: a new session, described by the client's user agent."""
     tokens = await runtime.db.run(
-        issue_tokens, settings=runtime.settings, user_id=user.id, user_agent=client.user_agent
+        start_session, settings=runtime.settings, user=user, user_agent=client.user_agent
     )
     return LoginResult(user=user, tokens=tokens)
 
 
 async def refresh(*, runtime: Runtime, refresh_token: str) -> Tokens:
-    """Rotate a refresh token: the old one is retired; replaying it revokes its whole chain."""
+    """Rotate a refresh token: the old one is retired; replaying it ends its session."""
     return await runtime.db.run(_rotate, settings=runtime.settings, refresh_token=refresh_token)
 
 
 async def logout(*, runtime: Runtime, viewer: TokenClaims, refresh_token: str) -> None:
     """End the session of the caller's refresh token: it can no longer be refreshed, and the
     access tokens of that session stop working at once."""
-    await runtime.db.read(_revoke, viewer, settings=runtime.settings, refresh_token=refresh_token)
+    await runtime.db.read(_log_out, viewer, settings=runtime.settings, refresh_token=refresh_token)
 
 
 async def change_password(
@@ -134,8 +136,8 @@ async def change_password(
     caller's own goes on."""
     user = await me(runtime=runtime, claims=viewer)
     await _confirm_password(runtime, client, user, change.current_password)
-    password_hash = await runtime.hasher.hash(change.new_password)
-    await runtime.db.read(_set_password, viewer, password_hash=password_hash)
+    new_hash = await runtime.hasher.hash(change.new_password)
+    await runtime.db.read(_set_password, viewer, current_hash=user.password_hash, new_hash=new_hash)
 
 
 async def delete_account(
@@ -176,42 +178,80 @@ def _access_token(settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID)
     return token, int(lifetime.total_seconds())
 
 
-def issue_tokens(
+_users = User.metadata.tables[User.__tablename__]
+_refresh_tokens = RefreshToken.metadata.tables[RefreshToken.__tablename__]
+_sessions = LoginSession.metadata.tables[LoginSession.__tablename__]
+
+
+# Statements run on the ORM session (`Database.run`) name their parameters after no column of the
+# table they write: SQLAlchemy would take such a name for a value to write.
+_START_SESSION = (
+    insert(_sessions)
+    .from_select(
+        ["user_id", "id", "created_at", "last_used_at", "user_agent"],
+        select(_users.c.id)
+        .add_columns(
+            bindparam("session_id", type_=_sessions.c.id.type),
+            bindparam("now", type_=_sessions.c.created_at.type),
+            bindparam("now", type_=_sessions.c.last_used_at.type),
+            bindparam("agent", type_=_sessions.c.user_agent.type),
+        )
+        .where(
+            _users.c.id == bindparam("account_id"),
+            _users.c.password_hash == bindparam("password_hash"),
+        )
+        .with_for_update(read=True),
+    )
+    .returning(_sessions.c.id)
+)
+
+
+def start_session(
     session: Session,
     /,
     *,
     settings: Settings,
-    user_id: uuid.UUID,
-    family_id: uuid.UUID | None = None,
-    refresh_token_id: uuid.UUID | None = None,
+    user: User,
     user_agent: str | None = None,
 ) -> Tokens:
-    """A refresh token recorded in `family_id` and a fresh access token of that session. With no
-    `family_id`, a new chain, so a new session (of `user_agent`); else its session was used now."""
+    """A new session of `user` (whose password was just checked against `user.password_hash`)
+    and its first tokens.
+
+    The session is written only while the user still has that hash, reading the user's row with
+    a share lock: a login that checked the old password as it was being changed either commits
+    first, and the change then ends its session, or finds the new hash and is refused."""
+    token_id = uuid.uuid4()
+    values = {
+        "session_id": token_id,
+        "account_id": user.id,
+        "password_hash": user.password_hash,
+        "now": utcnow(),
+        "agent": user_agent,
+    }
+    started = session.exec(_START_SESSION, params=values).first()
+    if started is None:
+        session.rollback()
+        raise AuthError(INVALID_CREDENTIALS)
+    return _add_tokens(session, settings, user.id, family_id=token_id, token_id=token_id)
+
+
+def _add_tokens(
+    session: Session,
+    settings: Settings,
+    user_id: uuid.UUID,
+    *,
+    family_id: uuid.UUID,
+    token_id: uuid.UUID,
+) -> Tokens:
+    """Record the refresh token `token_id` in the chain `family_id`, commit, and answer it with a
+    fresh access token of that session."""
     refresh_token, claims = encode_token(
         user_id=user_id,
         type="refresh",
         lifetime=timedelta(days=settings.refresh_token_days),
         key=settings.signing_key,
-        token_id=refresh_token_id,
+        token_id=token_id,
     )
-    if family_id is None:
-        family_id = claims.token_id
-        session.add(
-            LoginSession(
-                id=family_id,
-                user_id=user_id,
-                created_at=claims.issued_at,
-                last_used_at=claims.issued_at,
-                user_agent=user_agent,
-            )
-        )
-    else:
-        session.exec(
-            update(LoginSession)
-            .where(col(LoginSession.id) == family_id)
-            .values(last_used_at=claims.issued_at)
-        )
     access_token, expires_in = _access_token(settings, user_id, family_id)
     session.add(
         RefreshToken(
@@ -226,17 +266,40 @@ def issue_tokens(
     return Tokens(access_token=access_token, refresh_token=refresh_token, expires_in=expires_in)
 
 
+_token_chain = (
+    select(_refresh_tokens.c.family_id)
+    .where(_refresh_tokens.c.id == bindparam("token_id"))
+    .scalar_subquery()
+)
+# The first statement of a refresh: it takes the session's row lock, which orders the refresh
+# with any ending of the session (app/services/sessions.py), and moves `last_used_at`.
+_USE_SESSION = (
+    update(_sessions)
+    .where(
+        _sessions.c.id == _token_chain,
+        _sessions.c.user_id == bindparam("account_id"),
+        _sessions.c.ended_at.is_(None),
+    )
+    .values(last_used_at=bindparam("now", type_=_sessions.c.last_used_at.type))
+    .returning(_sessions.c.id)
+)
+
+
 def _rotate(session: Session, /, *, settings: Settings, refresh_token: str) -> Tokens:
-    """Retire `refresh_token` and issue its successor in the same chain.
+    """Retire `refresh_token` and issue its successor in the same chain, while its session lives.
 
     Retiring is one conditional UPDATE that names the successor, so of several concurrent
     refreshes exactly one makes a successor. A token that was already retired is being replayed:
     within the grace after its rotation, and while its successor is unused, it answers that
-    successor again (a double submit from a flaky network is not theft); otherwise the whole
-    chain is revoked.
+    successor again (a double submit from a flaky network is not theft); otherwise the session
+    ends.
     """
     claims = decode_token(refresh_token, key=settings.signing_key, expected_type="refresh")
     now = utcnow()
+    values = {"token_id": claims.token_id, "account_id": claims.user_id, "now": now}
+    if session.exec(_USE_SESSION, params=values).first() is None:  # unknown, or ended
+        session.rollback()
+        raise AuthError(INVALID_REFRESH_TOKEN)
     successor_id = uuid.uuid4()
     retired = session.exec(
         update(RefreshToken)
@@ -250,22 +313,19 @@ def _rotate(session: Session, /, *, settings: Settings, refresh_token: str) -> T
     ).first()
     if retired is None:
         return _answer_replay(session, settings, claims.token_id, now)
-    return issue_tokens(
-        session,
-        settings=settings,
-        user_id=claims.user_id,
-        family_id=retired.family_id,
-        refresh_token_id=successor_id,
+    return _add_tokens(
+        session, settings, claims.user_id, family_id=retired.family_id, token_id=successor_id
     )
 
 
 def _answer_replay(
     session: Session, settings: Settings, token_id: uuid.UUID, now: datetime
 ) -> Tokens:
-    """A refresh token that could not be retired: answer its successor within the grace, or
-    treat the replay as theft and revoke the chain. Raises `AuthError` unless it answers."""
+    """A refresh token of a live session that could not be retired: answer its successor within
+    the grace, or treat the replay as theft and end the session. Raises `AuthError` unless it
+    answers."""
     record = session.get(RefreshToken, token_id)
-    if record is None or record.revoked_at is None:  # unknown, or expired: nothing to revoke
+    if record is None or record.revoked_at is None:  # expired: nothing to end
         session.rollback()
         raise AuthError(INVALID_REFRESH_TOKEN)
     grace = timedelta(seconds=settings.refresh_reuse_grace_seconds)
@@ -288,45 +348,21 @@ def _answer_replay(
         session.rollback()
         return Tokens(access_token=access_token, refresh_token=refresh_token, expires_in=expires_in)
     session.exec(
-        update(RefreshToken)
-        .where(
-            col(RefreshToken.family_id) == record.family_id,
-            col(RefreshToken.revoked_at).is_(None),
-        )
-        .values(revoked_at=now)
+        update(LoginSession).where(col(LoginSession.id) == record.family_id).values(ended_at=now)
     )
     session.commit()
     raise AuthError(INVALID_REFRESH_TOKEN)
 
 
-_refresh_tokens = RefreshToken.metadata.tables[RefreshToken.__tablename__]
-_chain_of_token = (
-    select(_refresh_tokens.c.family_id)
-    .where(_refresh_tokens.c.id == bindparam("token_id"))
-    .scalar_subquery()
-)
-# Ends the session: every unrevoked token of the refresh token's chain.
-_REVOKE = (
-    update(_refresh_tokens)
-    .where(_refresh_tokens.c.family_id == _chain_of_token, _refresh_tokens.c.revoked_at.is_(None))
-    .values(revoked_at=bindparam("now", type_=_refresh_tokens.c.revoked_at.type))
-    .returning(_refresh_tokens.c.id)
-)
-
-
-def _revoke(
+def _log_out(
     runner: Runner, viewer: TokenClaims, /, *, settings: Settings, refresh_token: str
 ) -> None:
     """End the session of `refresh_token` (one of the caller's), at once: its access tokens stop
-    working too. One UPDATE; only when it revoked nothing is the caller's session looked up."""
+    working too."""
     claims = decode_token(refresh_token, key=settings.signing_key, expected_type="refresh")
     if claims.user_id != viewer.user_id:
         raise AuthError(INVALID_REFRESH_TOKEN)
-    if runner.first(_REVOKE, {"token_id": claims.token_id, "now": utcnow()}) is None:
-        require_session(runner, viewer)
-
-
-_users = User.metadata.tables[User.__tablename__]
+    end_session_of_token(runner, viewer, claims.token_id)
 
 
 _USER = select(*_users.c).where(_users.c.id == bindparam("user_id"), session_live())
@@ -334,39 +370,44 @@ _USER = select(*_users.c).where(_users.c.id == bindparam("user_id"), session_liv
 
 _SET_PASSWORD = (
     update(_users)
-    .where(_users.c.id == bindparam("user_id"), session_live())
+    .where(
+        _users.c.id == bindparam("user_id"),
+        _users.c.password_hash == bindparam("current_hash"),
+        session_live(),
+    )
     .values(
-        password_hash=bindparam("password_hash"),
+        password_hash=bindparam("new_hash"),
         updated_at=bindparam("now", type_=_users.c.updated_at.type),
     )
     .returning(_users.c.id)
 )
 
 
-def _set_password(runner: Runner, viewer: TokenClaims, /, *, password_hash: str) -> None:
-    """The new hash and the end of every other session, together or not at all."""
+def _set_password(
+    runner: Runner, viewer: TokenClaims, /, *, current_hash: str, new_hash: str
+) -> None:
+    """The new hash, if the password is still the one just confirmed, and the end of every
+    other session: together or not at all."""
     now = utcnow()
+    values = {**caller(viewer), "current_hash": current_hash, "new_hash": new_hash, "now": now}
     with runner.transaction():
-        if (
-            runner.first(
-                _SET_PASSWORD, {**caller(viewer), "password_hash": password_hash, "now": now}
-            )
-            is None
-        ):
-            raise AuthError(SESSION_ENDED)
+        if runner.first(_SET_PASSWORD, values) is None:
+            require_session(runner, viewer)
+            raise AuthError(INVALID_CREDENTIALS)  # changed by another request meanwhile
         end_other_sessions(runner, viewer, now)
 
 
 # The user's tasks, tags, trash, sessions, refresh tokens and idempotency keys go with the row:
 # their foreign keys cascade, within this one statement.
-_DELETE_USER = (
-    delete(_users).where(_users.c.id == bindparam("user_id"), session_live()).returning(_users.c.id)
-)
+_DELETE_USER = delete(_users).where(_users.c.id == bindparam("user_id"))
 
 
 def _delete_user(runner: Runner, viewer: TokenClaims) -> None:
-    if runner.first(_DELETE_USER, caller(viewer)) is None:
-        raise AuthError(SESSION_ENDED)
+    """Delete the caller's user. Its sessions end first, in the same transaction: that checks
+    the caller's own is live, and locks them as every ending does, before a refresh can."""
+    with runner.transaction():
+        end_all_sessions(runner, viewer)
+        runner.all(_DELETE_USER, caller(viewer))
 
 
 def user_of(runner: Runner, claims: TokenClaims) -> User:

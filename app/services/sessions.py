@@ -1,10 +1,14 @@
 """Sessions: whether one is live, and the ones a person can see and end.
 
-A session is one login's chain of refresh tokens (`LoginSession` describes it) and lives while a
-token of the chain is unrevoked. Access tokens carry their session's id, and every service run
+A session is one login's chain of refresh tokens, described by its `LoginSession` row, and lives
+until the row's `ended_at` is set. Access tokens carry their session's id, and every service run
 on an access token's behalf refuses it once its session has ended (`SESSION_ENDED`): in its own
-statement where it can (`session_live`), else with `require_session`. Ending a session is
-revoking its chain, so an ended session stops working at once, on every door and every instance.
+statement where it can (`session_live`), else with `require_session`. So an ended session stops
+working at once, on every door and every instance.
+
+Every way of ending sessions is an UPDATE of their rows, and a refresh updates its session's row
+before it rotates (app/services/accounts.py): the row lock orders the two, so a refresh racing an
+ending either finishes first, and its new token ends with the session, or finds it ended.
 """
 
 import uuid
@@ -24,18 +28,21 @@ SESSION_NOT_FOUND = "Session not found"
 
 _tokens = RefreshToken.metadata.tables[RefreshToken.__tablename__]
 _sessions = LoginSession.metadata.tables[LoginSession.__tablename__]
-_now = bindparam("now", type_=_tokens.c.revoked_at.type)
+# The caller's own session, under a name of its own, so that statements on `sessions` itself
+# (listing, ending) do not correlate it with the rows they read or change.
+_callers = _sessions.alias("caller_session")
+_now = bindparam("now", type_=_sessions.c.ended_at.type)
 
 
 def session_live() -> Exists:
-    """True while the session bound to `:session_id`, of the user `:user_id`, is live: a refresh
-    token of its chain is unrevoked. Tokens go with their user, so it is false for a user who no
-    longer exists, too. Statements made on an access token's behalf carry it, so that checking
-    the session costs no statement of its own (the chain's index finds it)."""
+    """True while the session bound to `:session_id`, of the user `:user_id`, is live. Sessions
+    go with their user, so it is false for a user who no longer exists, too. Statements made on
+    an access token's behalf carry it, so that checking the session costs no statement of its
+    own (a primary-key lookup)."""
     return exists().where(
-        _tokens.c.family_id == bindparam("session_id"),
-        _tokens.c.user_id == bindparam("user_id"),
-        _tokens.c.revoked_at.is_(None),
+        _callers.c.id == bindparam("session_id"),
+        _callers.c.user_id == bindparam("user_id"),
+        _callers.c.ended_at.is_(None),
     )
 
 
@@ -54,15 +61,19 @@ def require_session(runner: Runner, viewer: TokenClaims) -> None:
         raise AuthError(SESSION_ENDED)
 
 
-# The chain has an unrevoked token that can still be refreshed: what the list calls live.
-_refreshable = exists().where(
-    _tokens.c.family_id == _sessions.c.id,
-    _tokens.c.revoked_at.is_(None),
-    _tokens.c.expires_at > _now,
+# What the list calls live: not ended, and its chain still has a token to refresh.
+_listed = (
+    _sessions.c.user_id == bindparam("user_id"),
+    _sessions.c.ended_at.is_(None),
+    exists().where(
+        _tokens.c.family_id == _sessions.c.id,
+        _tokens.c.revoked_at.is_(None),
+        _tokens.c.expires_at > _now,
+    ),
 )
 _LIVE_SESSIONS = (
     select(_sessions.c.id, _sessions.c.created_at, _sessions.c.last_used_at, _sessions.c.user_agent)
-    .where(_sessions.c.user_id == bindparam("user_id"), _refreshable, session_live())
+    .where(*_listed, session_live())
     .order_by(_sessions.c.created_at.desc(), _sessions.c.id.desc())
 )
 
@@ -80,22 +91,16 @@ def live_sessions(runner: Runner, viewer: TokenClaims) -> list[SessionPublic]:
 
 
 _END_SESSION = (
-    update(_tokens)
-    .where(
-        _tokens.c.family_id == bindparam("target_id"),
-        _tokens.c.user_id == bindparam("user_id"),
-        _tokens.c.revoked_at.is_(None),
-        _tokens.c.expires_at > _now,
-        session_live(),
-    )
-    .values(revoked_at=_now)
-    .returning(_tokens.c.id)
+    update(_sessions)
+    .where(_sessions.c.id == bindparam("target_id"), *_listed, session_live())
+    .values(ended_at=_now)
+    .returning(_sessions.c.id)
 )
 
 
 def end_session(runner: Runner, viewer: TokenClaims, /, *, session_id: uuid.UUID) -> None:
-    """End one of the caller's live sessions (their own included): one UPDATE of its chain.
-    `NotFound` for a session that is not the caller's, or not live."""
+    """End one of the caller's listed sessions (their own included), in one UPDATE.
+    `NotFound` for a session that is not the caller's, or not listed."""
     values = {**caller(viewer), "target_id": session_id, "now": utcnow()}
     if runner.first(_END_SESSION, values) is None:
         require_session(runner, viewer)
@@ -103,16 +108,52 @@ def end_session(runner: Runner, viewer: TokenClaims, /, *, session_id: uuid.UUID
 
 
 _END_OTHER_SESSIONS = (
-    update(_tokens)
+    update(_sessions)
     .where(
-        _tokens.c.user_id == bindparam("user_id"),
-        _tokens.c.family_id != bindparam("session_id"),
-        _tokens.c.revoked_at.is_(None),
+        _sessions.c.user_id == bindparam("user_id"),
+        _sessions.c.id != bindparam("session_id"),
+        _sessions.c.ended_at.is_(None),
     )
-    .values(revoked_at=_now)
+    .values(ended_at=_now)
 )
 
 
 def end_other_sessions(runner: Runner, viewer: TokenClaims, now: datetime) -> None:
     """End every session of the caller's but their own."""
     runner.all(_END_OTHER_SESSIONS, {**caller(viewer), "now": now})
+
+
+_END_ALL_SESSIONS = (
+    update(_sessions)
+    .where(_sessions.c.user_id == bindparam("user_id"), _sessions.c.ended_at.is_(None))
+    .where(session_live())
+    .values(ended_at=_now)
+    .returning(_sessions.c.id)
+)
+
+
+def end_all_sessions(runner: Runner, viewer: TokenClaims) -> None:
+    """End every session of the caller's, theirs included: `AuthError` if it had ended."""
+    if not runner.all(_END_ALL_SESSIONS, {**caller(viewer), "now": utcnow()}):
+        raise AuthError(SESSION_ENDED)
+
+
+_token_chain = (
+    select(_tokens.c.family_id)
+    .where(_tokens.c.id == bindparam("token_id"), _tokens.c.user_id == bindparam("user_id"))
+    .scalar_subquery()
+)
+_END_SESSION_OF_TOKEN = (
+    update(_sessions)
+    .where(_sessions.c.id == _token_chain, _sessions.c.ended_at.is_(None), session_live())
+    .values(ended_at=_now)
+    .returning(_sessions.c.id)
+)
+
+
+def end_session_of_token(runner: Runner, viewer: TokenClaims, token_id: uuid.UUID) -> None:
+    """Logout: end the session of the caller's refresh token `token_id` (any token of its chain).
+    Ending one that had already ended changes nothing, while the caller's own session is live."""
+    values = {**caller(viewer), "token_id": token_id, "now": utcnow()}
+    if runner.first(_END_SESSION_OF_TOKEN, values) is None:
+        require_session(runner, viewer)

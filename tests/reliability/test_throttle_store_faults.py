@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.security import hash_password
-from app.services.accounts import issue_tokens
+from app.services.accounts import start_session
 from app.settings import Settings
 from models import User
 from tests.reliability.checks import leaks, missing_security_headers
@@ -44,8 +44,10 @@ def _access_token(settings: Settings) -> str:
     """An access token (of a new session) issued directly: logging in is what the missing store
     breaks."""
     with database(settings) as session:
-        user_id = user_id_of(session, Account("alice@example.com", PASSWORD, "", ""))
-        return issue_tokens(session, settings=settings, user_id=user_id).access_token
+        user = session.get_one(
+            User, user_id_of(session, Account("alice@example.com", PASSWORD, "", ""))
+        )
+        return start_session(session, settings=settings, user=user).access_token
 
 
 def test_everything_but_login_works_while_the_throttle_store_is_down(

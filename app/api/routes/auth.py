@@ -45,7 +45,7 @@ async def login(credentials: LoginRequest, runtime: RuntimeDep, client: ClientDe
 
 @router.post("/refresh", response_model=Tokens, responses=errors(400, 401, 413))
 async def refresh(body: RefreshRequest, runtime: RuntimeDep) -> Tokens:
-    """Rotate a refresh token: the old one is retired; replaying it revokes its whole chain."""
+    """Rotate a refresh token: the old one is retired; replaying it ends its session."""
     return await accounts.refresh(runtime=runtime, refresh_token=body.refresh_token)
 
 

@@ -1,0 +1,117 @@
+"""Ending sessions while a refresh or a login is half done: the ending wins, whichever
+commits first (contract: "Sessions" take effect at once). Each test holds the racing request
+at its most awkward point (a hook in the service) while the ending runs."""
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from app.services import accounts
+from tests.support import Account, login
+from tests.test_sessions import session_id_of, works_on_both_doors
+
+NEW_PASSWORD = "Battery-Staple-7"
+
+
+@contextmanager
+def held(monkeypatch: pytest.MonkeyPatch, name: str) -> Iterator[threading.Event]:
+    """Hold every call of `accounts.<name>` until the event yielded is set; `entered` (an
+    attribute of the event) is set once a call is waiting."""
+    original = getattr(accounts, name)
+    release, entered = threading.Event(), threading.Event()
+
+    def wait_then_call(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        assert release.wait(10), "the test never released the held call"
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(accounts, name, wait_then_call)
+    release.entered = entered  # type: ignore[attr-defined]
+    try:
+        yield release
+    finally:
+        release.set()
+
+
+def change_password(client: TestClient, account: Account) -> Response:
+    body = {"current_password": account.password, "new_password": NEW_PASSWORD}
+    return client.post("/api/auth/password", json=body, headers=account.headers)
+
+
+def revoke_other(other: Account) -> Callable[[TestClient, Account], Response]:
+    def revoke(client: TestClient, account: Account) -> Response:
+        path = f"/api/auth/sessions/{session_id_of(other)}"
+        return client.delete(path, headers=account.headers)
+
+    return revoke
+
+
+def delete_account(client: TestClient, account: Account) -> Response:
+    body = {"password": account.password}
+    return client.request("DELETE", "/api/auth/me", json=body, headers=account.headers)
+
+
+def race(first: Callable[[], Response], then: Callable[[], Response], release: Any) -> list[Any]:
+    """Start `first`, wait until it is held, start `then`, give it time to reach the database,
+    release `first`; both answers."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        held_call = pool.submit(first)
+        assert release.entered.wait(10)
+        ending = pool.submit(then)
+        ending_done = threading.Event()
+        ending.add_done_callback(lambda _: ending_done.set())
+        ending_done.wait(0.5)  # on PostgreSQL it waits for the held refresh's lock
+        release.set()
+        return [held_call.result(), ending.result()]
+
+
+@pytest.mark.parametrize("ending", ["password change", "revocation", "account deletion"])
+def test_a_refresh_in_flight_as_its_session_ends_gets_tokens_that_do_not_work(
+    client: TestClient, alice: Account, monkeypatch: pytest.MonkeyPatch, ending: str
+) -> None:
+    """The refresh has taken its session's row and retired its token; its successor is not yet
+    committed when the ending starts."""
+    other = login(client, alice.email)
+    end = {
+        "password change": change_password,
+        "revocation": revoke_other(other),
+        "account deletion": delete_account,
+    }[ending]
+    with held(monkeypatch, "_add_tokens") as release:
+        refreshed, ended = race(
+            lambda: client.post("/api/auth/refresh", json={"refresh_token": other.refresh_token}),
+            lambda: end(client, alice),
+            release,
+        )
+    assert (refreshed.status_code, ended.status_code) == (200, 200)
+    tokens = refreshed.json()
+    successor = Account(
+        other.email, other.password, tokens["access_token"], tokens["refresh_token"]
+    )
+    assert not works_on_both_doors(client, successor)
+    again = client.post("/api/auth/refresh", json={"refresh_token": successor.refresh_token})
+    assert again.status_code == 401
+
+
+def test_a_login_that_checked_the_old_password_as_it_changed_is_refused(
+    client: TestClient, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The login has checked the old password and not yet written its session when the change
+    commits: it must not start a session on a password that is no longer the account's."""
+    body = {"email": alice.email, "password": alice.password}
+    with held(monkeypatch, "start_session") as release:
+        logged_in, changed = race(
+            lambda: client.post("/api/auth/login", json=body),
+            lambda: change_password(client, alice),
+            release,
+        )
+    assert changed.status_code == 200
+    assert logged_in.status_code == 401
+    sessions = client.get("/api/auth/sessions", headers=alice.headers).json()
+    assert [session["id"] for session in sessions] == [session_id_of(alice)]
