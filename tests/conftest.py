@@ -68,7 +68,7 @@ def postgres_url() -> Iterator[str]:
 def _empty_postgres(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as connection:
-        tables = "users, tasks, refresh_tokens, tags, task_tags, idempotency_keys"
+        tables = ", ".join(SQLModel.metadata.tables)  # every table, so none is ever forgotten
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
 

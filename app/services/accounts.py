@@ -1,9 +1,11 @@
-"""Accounts and tokens: signup, login, refresh rotation with reuse detection, logout.
+"""Accounts and tokens: signup, login, refresh rotation with reuse detection, logout, password
+change, account deletion.
 
-Both doors call the coroutines (`signup`, `signup_and_login`, `login`, `refresh`, `logout`, `me`),
-each with the runtime: bcrypt runs in the hasher's bounded threads and each piece of database work
-in a worker thread (the plain functions below, handed to `Database.run` or `Database.read`), so
-nothing stalls the event loop and no connection is held while a hash runs.
+Both doors call the coroutines (`signup`, `signup_and_login`, `login`, `refresh`, `logout`, `me`,
+`change_password`, `delete_account`), each with the runtime: bcrypt runs in the hasher's bounded
+threads and each piece of database work in a worker thread (the plain functions below, handed to
+`Database.run` or `Database.read`), so nothing stalls the event loop and no connection is held
+while a hash runs.
 
 A password change and an account deletion ask for the password again, checked as a login checks
 it and counted by the same throttles. Both end sessions (app/services/sessions.py): every other
