@@ -99,6 +99,15 @@ class Settings(BaseSettings):
     graphql_max_batch: int = Field(10, ge=1)
     graphql_introspection: bool | None = Field(None, description="Default: off in production.")
     graphql_ide: bool | None = Field(None, description="Default: off in production.")
+    graphql_persisted_queries_max: int = Field(
+        10_000, ge=1, description="Automatic persisted queries kept; past it the oldest go."
+    )
+    graphql_trusted_documents: Path | None = Field(
+        None, description="An Apollo persisted-query manifest (JSON): documents always known."
+    )
+    graphql_trusted_only: bool = Field(
+        False, description="Run only the trusted documents, sent by hash or in full."
+    )
     api_docs: bool | None = Field(
         None, description="/docs, /redoc and /openapi.json. Default: off in production."
     )
@@ -123,6 +132,14 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg2://" + url.removeprefix(prefix)
         return url
+
+    @model_validator(mode="after")
+    def require_trusted_documents(self) -> Self:
+        if self.graphql_trusted_only and self.graphql_trusted_documents is None:
+            raise ValueError(
+                "GRAPHQL_TRUSTED_ONLY needs GRAPHQL_TRUSTED_DOCUMENTS, the manifest to trust"
+            )
+        return self
 
     @model_validator(mode="after")
     def require_signing_key(self) -> Self:

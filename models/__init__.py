@@ -1,6 +1,7 @@
 """SQLModel tables and the API schemas built on them."""
 
 from models.idempotency import IdempotencyKey
+from models.persisted_query import PersistedQuery
 from models.session import LoginSession
 from models.tag import Tag, TaskTag
 from models.task import DUE_DESC_INDEX, LISTING_INDEX, Task
@@ -10,6 +11,7 @@ from models.user import User
 __all__ = [
     "IdempotencyKey",
     "LoginSession",
+    "PersistedQuery",
     "RefreshToken",
     "Tag",
     "Task",

@@ -1,18 +1,23 @@
-"""The GraphQL door's HTTP mount: Strawberry's router at `/graphql`, with JSON errors and safe
-body decoding."""
+"""The GraphQL door's HTTP mount: Strawberry's router at `/graphql`, with JSON errors, safe
+body decoding and persisted queries."""
 
+import asyncio
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocket
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
+from strawberry.types.execution import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from app.settings import Settings
 from resolvers.context import Context, get_context
+from resolvers.persisted_queries import PersistedQueries, PersistedQueryNotFound
 from resolvers.schema import build_schema
 
 
@@ -26,6 +31,7 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
             multipart_uploads_enabled=False,
             include_in_schema=False,
         )
+        self.persisted_queries = PersistedQueries(settings)
 
     def decode_json(self, data: str | bytes) -> object:
         """orjson refuses invalid UTF-8 and nesting past 1024 levels with a `JSONDecodeError`
@@ -50,6 +56,12 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
                 raise HTTPException(400, "Each operation of a batch must be a JSON object")
         return decoded
 
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """A GET that names a persisted query by hash is an operation, not a browser."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
@@ -69,7 +81,49 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         try:
             return await super().run(request, context, root_value)  # type: ignore[arg-type]
         except HTTPException as error:
+            code = getattr(error, "code", "BAD_REQUEST")  # RequestRefused names its own
             body: dict[str, Any] = {
-                "errors": [{"message": error.reason, "extensions": {"code": "BAD_REQUEST"}}]
+                "errors": [{"message": error.reason, "extensions": {"code": code}}]
             }
             return JSONResponse(body, status_code=error.status_code)
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> Any:
+        """Every operation gets its document (persisted queries) before any of them runs, so a
+        batch refused for one operation runs none."""
+        persisted = self.persisted_queries
+        if not isinstance(request_data, list):
+            resolved = await persisted.resolve(request_data, context.db)
+            if isinstance(resolved, PersistedQueryNotFound):
+                return resolved
+            return await super().execute_operation(
+                request, request_adapter, resolved, context, root_value, sub_response
+            )
+        operations = [await persisted.resolve(operation, context.db) for operation in request_data]
+
+        async def execute(
+            operation: GraphQLRequestData | PersistedQueryNotFound,
+        ) -> ExecutionResult:
+            if isinstance(operation, PersistedQueryNotFound):
+                return operation
+            return await self.execute_single(
+                request, request_adapter, sub_response, context, root_value, operation
+            )
+
+        return await asyncio.gather(*map(execute, operations))
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """As Strawberry answers, but a hash nobody registered has no `data` entry at all (no
+        operation was even chosen), as Apollo's clients expect."""
+        if isinstance(result, PersistedQueryNotFound):
+            return {"errors": [error.formatted for error in result.errors or []]}
+        return await super().process_result(request, result)
