@@ -36,7 +36,14 @@ serve: migrate
 		--workers $(WORKERS) --no-access-log --proxy-headers --timeout-keep-alive 75 \
 		--http $(HTTP) --h11-max-incomplete-event-size 16384
 
+# The GraphQL-over-HTTP audit (tests/reliability/test_graphql_over_http.py) is an npm package,
+# installed from its lockfile when npm is there; without Node that one test skips.
+AUDIT_MODULES := tests/graphql_http/node_modules/.package-lock.json
+$(AUDIT_MODULES): tests/graphql_http/package-lock.json
+	cd tests/graphql_http && npm ci --no-audit --no-fund --silent
+
 test: install
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory $(AUDIT_MODULES); fi
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90
 
 # Load benchmark against the peers in ../shared/peers and PostGraphile 4 (see bench/README.md).

@@ -17,6 +17,7 @@ from strawberry.types.unset import UNSET
 
 from app.settings import Settings
 from resolvers.context import Context, get_context
+from resolvers.media_types import GRAPHQL_RESPONSE_JSON, is_request_error, prefers_graphql_response
 from resolvers.persisted_queries import PersistedQueries, PersistedQueryNotFound
 from resolvers.schema import build_schema
 
@@ -79,13 +80,18 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         if isinstance(request, WebSocket):
             return await self.reject_websocket(request)  # type: ignore[return-value]
         try:
-            return await super().run(request, context, root_value)  # type: ignore[arg-type]
+            response = await super().run(request, context, root_value)  # type: ignore[arg-type]
         except HTTPException as error:
             code = getattr(error, "code", "BAD_REQUEST")  # RequestRefused names its own
             body: dict[str, Any] = {
                 "errors": [{"message": error.reason, "extensions": {"code": code}}]
             }
-            return JSONResponse(body, status_code=error.status_code)
+            response = JSONResponse(body, status_code=error.status_code)
+        if response.media_type == "application/json" and _wants_graphql_response(request):
+            response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+            if getattr(request.state, "request_error", False):  # set by process_result
+                response.status_code = 400
+        return response
 
     async def execute_operation(
         self,
@@ -99,6 +105,7 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         """Every operation gets its document (persisted queries) before any of them runs, so a
         batch refused for one operation runs none."""
         persisted = self.persisted_queries
+        request.state.batch = isinstance(request_data, list)
         if not isinstance(request_data, list):
             resolved = await persisted.resolve(request_data, context.db)
             if isinstance(resolved, PersistedQueryNotFound):
@@ -122,8 +129,17 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
-        """As Strawberry answers, but a hash nobody registered has no `data` entry at all (no
-        operation was even chosen), as Apollo's clients expect."""
+        """As Strawberry answers, but with no `data` entry where nothing executed: a hash
+        nobody registered (HTTP 200, as Apollo's clients expect), and any request error when the
+        client asked for `application/graphql-response+json` (then a 400, unless in a batch)."""
         if isinstance(result, PersistedQueryNotFound):
             return {"errors": [error.formatted for error in result.errors or []]}
-        return await super().process_result(request, result)
+        if not (_wants_graphql_response(request) and is_request_error(result)):
+            return await super().process_result(request, result)
+        if not getattr(request.state, "batch", False):
+            request.state.request_error = True
+        return {"errors": [error.formatted for error in result.errors or []]}
+
+
+def _wants_graphql_response(request: Request | WebSocket) -> bool:
+    return prefers_graphql_response(request.headers.get("accept"))
