@@ -36,8 +36,8 @@ serve: migrate
 		--workers $(WORKERS) --no-access-log --proxy-headers --timeout-keep-alive 75 \
 		--http $(HTTP) --h11-max-incomplete-event-size 16384
 
-# The GraphQL-over-HTTP audit (tests/reliability/test_graphql_over_http.py) is an npm package,
-# installed from its lockfile when npm is there; without Node that one test skips.
+# The Node clients of tests/reliability/test_graphql_over_http.py (the GraphQL-over-HTTP audit,
+# Apollo Client) are installed from their lockfile when npm is there; without Node they skip.
 AUDIT_MODULES := tests/graphql_http/node_modules/.package-lock.json
 $(AUDIT_MODULES): tests/graphql_http/package-lock.json
 	cd tests/graphql_http && npm ci --no-audit --no-fund --silent

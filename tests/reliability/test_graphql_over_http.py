@@ -1,43 +1,49 @@
-"""The reference audit of the GraphQL-over-HTTP specification (the `graphql-http` package's
-`serverAudits`, pinned in tests/graphql_http/package-lock.json) against a real server: every
-audit passes, warnings included.
+"""Real GraphQL clients against a real server: the reference audit of the GraphQL-over-HTTP
+specification (`graphql-http`'s `serverAudits`), and Apollo Client's persisted-query and batch
+links (contract: "Persisted queries and the HTTP rules of GraphQL")."""
 
-`make test` installs the audit with `npm ci` when npm is there; without Node the test skips,
-except where REQUIRE_NODE_TOOLS is set (.ci/run sets it), so CI can never skip it silently.
-"""
+import uuid
+from typing import Any
 
-import json
-import os
-import shutil
-import subprocess
-from pathlib import Path
-
-import pytest
-
+from tests.reliability.live import register
+from tests.reliability.node_tools import run_node
 from tests.reliability.servers import Server
-
-AUDIT = Path(__file__).parent.parent / "graphql_http"
-
-
-def _node() -> str:
-    node = shutil.which("node")
-    if node is None or not (AUDIT / "node_modules" / "graphql-http").is_dir():
-        reason = "Node and `npm ci` in tests/graphql_http are needed for the audit"
-        if os.environ.get("REQUIRE_NODE_TOOLS"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return node
 
 
 def test_every_graphql_over_http_audit_passes(live_server: Server) -> None:
-    run = subprocess.run(  # noqa: S603 (node found on PATH, our script and server)
-        [_node(), "audit.mjs", f"{live_server.url}/graphql"],
-        cwd=AUDIT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    results = json.loads(run.stdout)
+    results = run_node("audit.mjs", f"{live_server.url}/graphql")
     assert len(results) >= 61  # the version pinned runs 61
     assert [result for result in results if result["status"] != "ok"] == []
+
+
+def _apollo(server: Server, access_token: str) -> Any:
+    """Apollo Client's steps, with documents of their own (the server is shared)."""
+    nonce = uuid.uuid4().hex
+    return run_node("apollo.mjs", f"{server.url}/graphql", access_token, nonce)
+
+
+def _request(method: str, with_document: bool, operations: int = 1) -> dict[str, Any]:
+    return {"method": method, "withDocument": with_document, "operations": operations}
+
+
+def test_apollo_clients_persisted_query_link_works_by_hash(live_server: Server) -> None:
+    """A new document: a GET by hash, PersistedQueryNotFound, one POST with the document; the
+    next client (another process's cache is empty) needs only the GET by hash."""
+    account = register(live_server.url)
+    steps = _apollo(live_server, account.access_token)
+    stats = {"taskStats": {"__typename": "TaskStats", "total": 0, "pending": 0}}
+    assert steps["first"] == {
+        "data": [stats],
+        "requests": [_request("GET", False), _request("POST", True)],
+    }
+    assert steps["again"] == {"data": [stats], "requests": [_request("GET", False)]}
+
+
+def test_apollo_clients_batch_link_sends_hashes_and_resends_only_the_unknown(
+    live_server: Server,
+) -> None:
+    account = register(live_server.url)
+    steps = _apollo(live_server, account.access_token)
+    titles = {"tasks": {"__typename": "TaskConnection", "nodes": []}}
+    assert steps["batch"]["data"][1] == titles
+    assert steps["batch"]["requests"] == [_request("POST", False, 2), _request("POST", True)]
