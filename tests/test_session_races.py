@@ -21,14 +21,15 @@ NEW_PASSWORD = "Battery-Staple-7"
 
 @contextmanager
 def held(monkeypatch: pytest.MonkeyPatch, name: str) -> Iterator[threading.Event]:
-    """Hold every call of `accounts.<name>` until the event yielded is set; `entered` (an
-    attribute of the event) is set once a call is waiting."""
+    """Hold the first call of `accounts.<name>` until the event yielded is set (later calls
+    pass); `entered` (an attribute of the event) is set once that call is waiting."""
     original = getattr(accounts, name)
     release, entered = threading.Event(), threading.Event()
 
     def wait_then_call(*args: Any, **kwargs: Any) -> Any:
-        entered.set()
-        assert release.wait(10), "the test never released the held call"
+        if not entered.is_set():
+            entered.set()
+            assert release.wait(10), "the test never released the held call"
         return original(*args, **kwargs)
 
     monkeypatch.setattr(accounts, name, wait_then_call)
@@ -115,3 +116,39 @@ def test_a_login_that_checked_the_old_password_as_it_changed_is_refused(
     assert logged_in.status_code == 401
     sessions = client.get("/api/auth/sessions", headers=alice.headers).json()
     assert [session["id"] for session in sessions] == [session_id_of(alice)]
+
+
+def test_of_two_changes_confirmed_with_the_same_password_only_one_applies(
+    client: TestClient, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both confirmed the current password; the one held before writing finds it changed by
+    the other, and is refused with nothing written."""
+    other = login(client, alice.email)
+    second_password = {"current_password": alice.password, "new_password": "Second-Staple-8"}
+    with held(monkeypatch, "_set_password") as release:
+        held_change, other_change = race(
+            lambda: change_password(client, alice),
+            lambda: client.post("/api/auth/password", json=second_password, headers=other.headers),
+            release,
+        )
+    assert (held_change.status_code, other_change.status_code) == (401, 200)
+    body = {"email": alice.email, "password": "Second-Staple-8"}
+    assert client.post("/api/auth/login", json=body).status_code == 200
+    assert works_on_both_doors(client, other)
+    assert not works_on_both_doors(client, alice)  # ended by the change that applied
+
+
+def test_an_account_deletion_whose_session_ends_first_deletes_nothing(
+    client: TestClient, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The password was confirmed, then another session revokes the deleting one before it
+    writes: the deletion is refused and the account stays."""
+    other = login(client, alice.email)
+    with held(monkeypatch, "_delete_user") as release:
+        deleted, revoked = race(
+            lambda: delete_account(client, alice),
+            lambda: revoke_other(alice)(client, other),
+            release,
+        )
+    assert (deleted.status_code, revoked.status_code) == (401, 200)
+    assert works_on_both_doors(client, other)
