@@ -141,7 +141,8 @@ def seed(system: System) -> list[Scenario]:
                 scenarios.deep_cursor(client, deep, query)
                 for query in (scenarios.GQL_PAGE, scenarios.GQL_DUE_PAGE)
             ]
-            found += scenarios.service(lister, tagger, deep, login, cursors)
+            by_hash = scenarios.persisted(client, lister, scenarios.GQL_LIST)
+            found += scenarios.service(lister, tagger, deep, login, cursors, by_hash)
             found += scenarios.postgraphile(lister)
     analyze(system.database_url)
     return found
@@ -168,6 +169,7 @@ def targets(table: Table, per_hash: float) -> list[tuple[str, float | None, bool
         ("gql_list >= 0.5 of PostGraphile 4", ratio(rps("gql_list"), rps("gql_list", "postgraphile")), at_least, 0.5),
         ("gql_batch >= 0.5 of PostGraphile 4", ratio(rps("gql_batch"), rps("gql_batch", "postgraphile")), at_least, 0.5),
         ("gql_list >= 0.6 of our rest_list (fallback)", ratio(rps("gql_list"), rps("rest_list")), at_least, 0.6),
+        ("gql_list by hash (GET) >= 0.95 of gql_list", ratio(rps("gql_list_by_hash"), rps("gql_list")), at_least, 0.95),
         ("deep_page p50 <= 1.2x first_page p50", latency("deep_page", "first_page", lambda m: m.p50_ms), at_most, 1.2),
         ("login >= 0.9 of the bcrypt bound", ratio(rps("login"), (os.cpu_count() or 1) / per_hash), at_least, 0.9),
         ("due+tag deep_page p50 <= 1.2x its first page", latency("due_deep_page", "due_first_page", lambda m: m.p50_ms), at_most, 1.2),

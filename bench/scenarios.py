@@ -1,6 +1,8 @@
 """What the bench sends: the accounts and tasks it seeds through each system's own API, and one
 request per scenario, each checked once before it gets any load."""
 
+import hashlib
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -163,11 +165,27 @@ def rest(name: str, lister: Account, creator: Account) -> list[Scenario]:
     ]
 
 
+def persisted(client: httpx.Client, account: Account, query: str) -> Request:
+    """`query` registered as an automatic persisted query, and the GET that runs it by hash."""
+    hashed = {
+        "persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(query.encode()).hexdigest()}
+    }
+    client.post("/graphql", json={"query": query, "extensions": hashed}, headers=account.bearer)
+    path = "/graphql?" + urllib.parse.urlencode({"extensions": orjson.dumps(hashed).decode()})
+    return Request("GET", path, account.bearer)
+
+
 def service(
-    lister: Account, tagger: Account, deep: Account, login: Account, cursors: list[tuple[str, int]]
+    lister: Account,
+    tagger: Account,
+    deep: Account,
+    login: Account,
+    cursors: list[tuple[str, int]],
+    by_hash: Request,
 ) -> list[Scenario]:
-    """The service's GraphQL reads, its lists with tags, its paging from the top and from deep
-    down (in the default order, and by due date with a tag filter), and logins."""
+    """The service's GraphQL reads (one by the hash of a persisted query), its lists with tags,
+    its paging from the top and from deep down (in the default order, and by due date with a tag
+    filter), and logins."""
     (after, next_id), (due_after, due_next_id) = cursors
     deep_page = post("/graphql", deep, {"query": GQL_PAGE, "variables": {"after": after}})
     due_page = post("/graphql", deep, {"query": GQL_DUE_PAGE})
@@ -182,6 +200,7 @@ def service(
     return [
         Scenario("gql_list", "service", post("/graphql", lister, {"query": GQL_LIST}), fifty),
         Scenario("gql_batch", "service", post("/graphql", lister, GQL_BATCH), expect(200)),
+        Scenario("gql_list_by_hash", "service", by_hash, fifty),
         Scenario("first_page", "service", post("/graphql", deep, {"query": GQL_PAGE}), fifty),
         Scenario("deep_page", "service", deep_page, expect(200, nodes(50, next_id))),
         Scenario("rest_list_tags", "service", tagged, with_tags),
