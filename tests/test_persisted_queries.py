@@ -281,3 +281,16 @@ def test_a_document_too_long_to_keep_runs_but_is_not_stored(
     document = padding + STATS
     assert in_full(client, document, alice).json() == {"data": {"taskStats": {"total": 0}}}
     assert stored(settings) == 0
+
+
+def test_a_persisted_mutation_by_hash_over_get_is_refused_and_changes_nothing(
+    client: TestClient, alice: Account
+) -> None:
+    """GET stays safe: a link in a page cannot run a registered mutation by its hash."""
+    mutation = 'mutation { createTask(input: {title: "by GET"}) { id } }'
+    in_full(client, mutation, alice)  # registered (and run once, by POST)
+    params = {"extensions": json.dumps(persisted(mutation))}
+    response = client.get("/graphql", params=params, headers=alice.headers)
+    assert response.status_code in (400, 405)
+    titles = [task["title"] for task in client.get("/api/tasks", headers=alice.headers).json()]
+    assert titles == ["by GET"]  # the POST's task only
