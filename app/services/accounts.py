@@ -26,6 +26,7 @@ from app.runtime import Runtime
 from app.security import TokenClaims, decode_token, encode_claims, encode_token
 from app.services.sessions import (
     SESSION_ENDED,
+    USE_SESSION,
     caller,
     end_all_sessions,
     end_other_sessions,
@@ -181,7 +182,6 @@ def _access_token(settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID)
 
 
 _users = User.metadata.tables[User.__tablename__]
-_refresh_tokens = RefreshToken.metadata.tables[RefreshToken.__tablename__]
 _sessions = LoginSession.metadata.tables[LoginSession.__tablename__]
 
 
@@ -268,25 +268,6 @@ def _add_tokens(
     return Tokens(access_token=access_token, refresh_token=refresh_token, expires_in=expires_in)
 
 
-_token_chain = (
-    select(_refresh_tokens.c.family_id)
-    .where(_refresh_tokens.c.id == bindparam("token_id"))
-    .scalar_subquery()
-)
-# The first statement of a refresh: it takes the session's row lock, which orders the refresh
-# with any ending of the session (app/services/sessions.py), and moves `last_used_at`.
-_USE_SESSION = (
-    update(_sessions)
-    .where(
-        _sessions.c.id == _token_chain,
-        _sessions.c.user_id == bindparam("account_id"),
-        _sessions.c.ended_at.is_(None),
-    )
-    .values(last_used_at=bindparam("now", type_=_sessions.c.last_used_at.type))
-    .returning(_sessions.c.id)
-)
-
-
 def _rotate(session: Session, /, *, settings: Settings, refresh_token: str) -> Tokens:
     """Retire `refresh_token` and issue its successor in the same chain, while its session lives.
 
@@ -299,7 +280,7 @@ def _rotate(session: Session, /, *, settings: Settings, refresh_token: str) -> T
     claims = decode_token(refresh_token, key=settings.signing_key, expected_type="refresh")
     now = utcnow()
     values = {"token_id": claims.token_id, "account_id": claims.user_id, "now": now}
-    if session.exec(_USE_SESSION, params=values).first() is None:  # unknown, or ended
+    if session.exec(USE_SESSION, params=values).first() is None:  # unknown, or ended
         session.rollback()
         raise AuthError(INVALID_REFRESH_TOKEN)
     successor_id = uuid.uuid4()

@@ -14,7 +14,7 @@ ending either finishes first, and its new token ends with the session, or finds 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Exists, bindparam, exists, literal, select, update
+from sqlalchemy import Exists, ScalarSelect, bindparam, exists, literal, select, update
 
 from app.errors import AuthError, NotFound
 from app.security import TokenClaims
@@ -138,15 +138,34 @@ def end_all_sessions(runner: Runner, viewer: TokenClaims) -> None:
         raise AuthError(SESSION_ENDED)
 
 
-_token_chain = (
-    select(_tokens.c.family_id)
-    .where(_tokens.c.id == bindparam("token_id"), _tokens.c.user_id == bindparam("user_id"))
-    .scalar_subquery()
-)
+def _chain_of_token(owner: str) -> ScalarSelect[uuid.UUID]:
+    """The chain (so the session id) of the refresh token `:token_id`, if it is `:<owner>`'s."""
+    return (
+        select(_tokens.c.family_id)
+        .where(_tokens.c.id == bindparam("token_id"), _tokens.c.user_id == bindparam(owner))
+        .scalar_subquery()
+    )
+
+
 _END_SESSION_OF_TOKEN = (
     update(_sessions)
-    .where(_sessions.c.id == _token_chain, _sessions.c.ended_at.is_(None), session_live())
+    .where(
+        _sessions.c.id == _chain_of_token("user_id"),
+        _sessions.c.ended_at.is_(None),
+        session_live(),
+    )
     .values(ended_at=_now)
+    .returning(_sessions.c.id)
+)
+
+# The first statement of a refresh (app/services/accounts.py): it takes the session's row lock,
+# which orders the refresh with any ending above, and moves `last_used_at`. It runs on the ORM
+# session of the refresh's transaction, so its parameters are named after no column of
+# `sessions` (SQLAlchemy would take such a name for a value to write).
+USE_SESSION = (
+    update(_sessions)
+    .where(_sessions.c.id == _chain_of_token("account_id"), _sessions.c.ended_at.is_(None))
+    .values(last_used_at=bindparam("now", type_=_sessions.c.last_used_at.type))
     .returning(_sessions.c.id)
 )
 
