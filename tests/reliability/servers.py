@@ -2,7 +2,7 @@
 
 Everything here is bounded: every wait has a deadline, every process started is stopped by the
 context manager that started it, ports come from fixed ranges (servers 8200-8299, the private
-PostgreSQL 55400-55499) and all traffic stays on 127.0.0.1.
+PostgreSQL 25400-25499) and all traffic stays on 127.0.0.1.
 """
 
 import contextlib
@@ -30,8 +30,11 @@ from app.settings import Settings
 from tests.conftest import ROOT, TEST_SECRET, migrate
 
 HOST = "127.0.0.1"
+# Both ranges lie below Linux's ephemeral ports (32768-60999 by default): a port in that range,
+# left free while a cluster is stopped for an outage test, can be handed to an outgoing
+# connection, and the cluster then cannot bind it again when it restarts.
 SERVER_PORTS = range(8200, 8300)
-POSTGRES_PORTS = range(55400, 55500)
+POSTGRES_PORTS = range(25400, 25500)
 READY_TIMEOUT = 30.0
 
 
@@ -257,7 +260,7 @@ def postgres_bin_dir() -> Path | None:
 
 
 class PrivatePostgres:
-    """A throwaway PostgreSQL cluster in a temporary folder, on its own port in 55400-55499.
+    """A throwaway PostgreSQL cluster in a temporary folder, on its own port in 25400-25499.
 
     initdb refuses to run as root, so as root every binary runs as the `postgres` OS user (the
     folder is handed to that user). Stopping and starting it never touches the shared server.
@@ -281,7 +284,10 @@ class PrivatePostgres:
         )
         if result.returncode != 0:
             output = (result.stdout + result.stderr).decode(errors="replace")
-            raise RuntimeError(f"{' '.join(args[:1])} failed ({result.returncode}):\n{output}")
+            log = self.logfile.read_text(errors="replace")[-2000:] if self.logfile.exists() else ""
+            raise RuntimeError(
+                f"{' '.join(args[:1])} failed ({result.returncode}):\n{output}\n{log}"
+            )
 
     @property
     def url(self) -> str:

@@ -1,6 +1,6 @@
 """PostgreSQL going away under load, and coming back, behind a real server.
 
-A private PostgreSQL cluster (initdb + pg_ctl in a temporary folder, on a port in 55400-55499) is
+A private PostgreSQL cluster (initdb + pg_ctl in a temporary folder, on a port in 25400-25499) is
 stopped and started while a uvicorn process serves writes and reads from it. The shared server on
 5432 is never touched. Skipped only where the PostgreSQL binaries are missing.
 """
