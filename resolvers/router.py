@@ -79,6 +79,8 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         """
         if isinstance(request, WebSocket):
             return await self.reject_websocket(request)  # type: ignore[return-value]
+        # Read once here: process_result asks for every operation of a batch.
+        request.state.graphql_response = prefers_graphql_response(request.headers.get("accept"))
         try:
             response = await super().run(request, context, root_value)  # type: ignore[arg-type]
         except HTTPException as error:
@@ -87,7 +89,7 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
                 "errors": [{"message": error.reason, "extensions": {"code": code}}]
             }
             response = JSONResponse(body, status_code=error.status_code)
-        if response.media_type == "application/json" and _wants_graphql_response(request):
+        if response.media_type == "application/json" and request.state.graphql_response:
             response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
             if getattr(request.state, "request_error", False):  # set by process_result
                 response.status_code = 400
@@ -134,12 +136,8 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         client asked for `application/graphql-response+json` (then a 400, unless in a batch)."""
         if isinstance(result, PersistedQueryNotFound):
             return {"errors": [error.formatted for error in result.errors or []]}
-        if not (_wants_graphql_response(request) and is_request_error(result)):
+        if not (request.state.graphql_response and is_request_error(result)):
             return await super().process_result(request, result)
         if not getattr(request.state, "batch", False):
             request.state.request_error = True
         return {"errors": [error.formatted for error in result.errors or []]}
-
-
-def _wants_graphql_response(request: Request | WebSocket) -> bool:
-    return prefers_graphql_response(request.headers.get("accept"))
