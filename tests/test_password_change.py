@@ -130,3 +130,25 @@ def test_a_wrong_current_password_through_graphql_is_unauthenticated(
     assert error_codes(body) == ["UNAUTHENTICATED"]
     assert body["errors"][0]["message"] == "Invalid credentials"
     assert logs_in(client, alice.email, alice.password)
+
+
+def test_a_batch_of_password_changes_checks_one_password(
+    client: TestClient, alice: Account, settings: Settings
+) -> None:
+    """Batching guesses does not multiply them: one password check per HTTP request (the same
+    allowance as login), the rest refused before any bcrypt work or any count."""
+    guesses = [
+        {
+            "query": CHANGE,
+            "variables": {
+                "input": {"currentPassword": f"Guess-{n}-Aa", "newPassword": NEW_PASSWORD}
+            },
+        }
+        for n in range(5)
+    ]
+    answers = client.post("/graphql", json=guesses, headers=alice.headers).json()
+    codes = sorted(code for answer in answers for code in error_codes(answer))
+    assert codes == ["RATE_LIMITED"] * 4 + ["UNAUTHENTICATED"]
+    for _ in range(settings.login_max_failures - 2):  # room for exactly one more failure
+        change(client, alice, "Wrong-Horse-1")
+    assert logs_in(client, alice.email, alice.password)
