@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session
 
+from app.broker import Broker
 from app.engine import TRANSACTION_ISOLATION
 from app.errors import Unavailable
 from app.statements import Prepared, Runner, Statement
@@ -51,8 +52,11 @@ class Database:
     once (the pool's size): none ever waits for a connection while holding a thread.
     """
 
-    def __init__(self, engine: Engine, timeout: float, threads: int) -> None:
+    def __init__(
+        self, engine: Engine, timeout: float, threads: int, broker: Broker | None = None
+    ) -> None:
         self.engine = engine
+        self._broker = broker  # takes SQLite's events (`Runner`); None on PostgreSQL
         self.timeout = timeout
         self._transactional = engine.execution_options(
             isolation_level=TRANSACTION_ISOLATION[engine.dialect.name]
@@ -79,7 +83,7 @@ class Database:
         the round trip)."""
 
         def each_statement() -> T:
-            runner = Runner(self.engine, self._prepared)
+            runner = Runner(self.engine, self._prepared, self._broker)
             try:
                 return service(runner, *args, **kwargs)
             finally:

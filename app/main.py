@@ -3,6 +3,7 @@
 The composition root: the one module of `app` that knows GraphQL exists (`resolvers.router`).
 """
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from fastapi.telemetry import TelemetryConfig
 from app.api.error_handlers import install_error_handlers
 from app.api.openapi import install_openapi
 from app.api.routes import auth, health, tasks, trash
+from app.listener import listen
 from app.middleware import ApiHeadersMiddleware, BodyLimitMiddleware, QueryStringMiddleware
 from app.retention import purge_trash_periodically
 from app.runtime import Runtime
@@ -40,8 +42,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Everything built so far lives as long as the process: the collector need not trace it
         # again on each full collection (the gc module's advice for long-running servers).
         gc.freeze()
+        runtime.broker.start(asyncio.get_running_loop())
         async with anyio.create_task_group() as background:
             background.start_soon(purge_trash_periodically, runtime)
+            if not settings.is_sqlite:  # SQLite's events come from this process's own writes
+                background.start_soon(listen, runtime.db.engine, runtime.broker)
             yield
             background.cancel_scope.cancel()
         runtime.db.engine.dispose()

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from app.broker import Broker
 from app.database import Database
 from app.engine import create_db_engine
 from app.security import PasswordHasher
@@ -15,16 +16,20 @@ class Runtime:
     db: Database
     hasher: PasswordHasher
     throttles: Throttles
+    broker: Broker
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Runtime":
+        broker = Broker(settings.graphql_max_sockets_per_user)
         return cls(
             settings=settings,
             db=Database(
                 create_db_engine(settings, autocommit=True),
                 timeout=settings.db_timeout,
                 threads=settings.database_threads,
+                broker=broker if settings.is_sqlite else None,  # PostgreSQL: `app.listener`
             ),
             hasher=PasswordHasher(settings.bcrypt_rounds, settings.max_concurrent_hashes),
             throttles=Throttles(settings),
+            broker=broker,
         )

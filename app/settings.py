@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = Field(30, ge=1)
     graphql_max_tokens: int = Field(2000, ge=10)
     graphql_max_batch: int = Field(10, ge=1)
+    graphql_max_sockets_per_user: int = Field(
+        20, ge=1, description="Live GraphQL sockets one user may hold open on one instance."
+    )
     graphql_introspection: bool | None = Field(None, description="Default: off in production.")
     graphql_ide: bool | None = Field(None, description="Default: off in production.")
     graphql_persisted_queries_max: int = Field(

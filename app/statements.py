@@ -11,6 +11,10 @@ So `Runner` compiles each statement once per database, with SQLAlchemy's compile
 types' own bind and result processors, and runs the compiled text on the DBAPI cursor of a pooled
 connection. No SQL is written by hand: the text is SQLAlchemy's, the values are always bound.
 
+A statement whose last RETURNING column is `announce(...)` announces a live event
+(`app.events`): the Runner strips that column from its rows and, on SQLite, hands the payloads to
+the process's `Broker` once the write has committed.
+
 A connection found dead (the server restarted) is discarded; a read is then retried once on a fresh
 one, a write is not (it may have run) and answers `connection_invalidated`. Inside a transaction
 nothing is retried.
@@ -28,7 +32,9 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 
+from app.broker import Broker
 from app.engine import TRANSACTION_ISOLATION
+from app.events import announce
 
 AnySelect = Select[*tuple[Any, ...]]
 Statement = AnySelect | UpdateBase
@@ -46,6 +52,7 @@ class Prepared:
     binds: tuple[tuple[str, Processor], ...]  # the values that need converting for the driver
     columns: tuple[tuple[int, Processor], ...]  # the columns that need converting, by position
     reads: bool  # a SELECT: running it again changes nothing
+    announces: bool  # its last column is `announce(...)`
 
     @classmethod
     def of(cls, statement: Statement, dialect: Dialect) -> "Prepared":
@@ -58,9 +65,9 @@ class Prepared:
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 binds.setdefault(compiled.escaped_bind_names.get(name, name), processor)
+        exported = list(statement.exported_columns)
         processors = (
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in statement.exported_columns
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in exported
         )
         columns = tuple((index, p) for index, p in enumerate(processors) if p is not None)
         return cls(
@@ -70,6 +77,7 @@ class Prepared:
             binds=tuple(binds.items()),
             columns=columns,
             reads=isinstance(statement, Select),
+            announces=bool(exported) and isinstance(exported[-1], announce),
         )
 
     def parameters(self, values: Mapping[str, Any]) -> dict[str, Any] | tuple[Any, ...]:
@@ -99,14 +107,21 @@ class Runner:
 
     `prepared` is the database's cache of compiled statements, keyed by statement: only
     statements built once belong in it (a statement built per call would grow it for ever).
+    `broker` takes the events of writes on SQLite (None on PostgreSQL, where `NOTIFY` carries
+    them). SQLite has one writer at a time; holding `broker.ordering` from a write to its
+    `publish` (for a transaction: from its start to its commit) hands events over in commit order.
     """
 
-    def __init__(self, engine: Engine, prepared: dict[Statement, Prepared]) -> None:
+    def __init__(
+        self, engine: Engine, prepared: dict[Statement, Prepared], broker: Broker | None = None
+    ) -> None:
         self._engine = engine
         self._dialect = engine.dialect
         self._prepared = prepared
+        self._broker = broker
         self._connection = self._connect()
         self._in_transaction = False
+        self._announced: list[str] = []  # payloads of the transaction, published at its commit
 
     def close(self) -> None:
         self._connection.close()  # back to the pool
@@ -128,6 +143,18 @@ class Runner:
         if self._in_transaction:
             yield
             return
+        if self._broker is None:
+            with self._transaction():
+                yield
+            return
+        with self._broker.ordering:
+            with self._transaction():
+                yield
+            self._broker.publish(self._announced)
+            self._announced.clear()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
         dialect = self._dialect
         isolation = cast(IsolationLevel, TRANSACTION_ISOLATION[dialect.name])
         dialect.set_isolation_level(self._dbapi_connection(), isolation)
@@ -136,6 +163,7 @@ class Runner:
             yield
             dialect.do_commit(self._connection)
         except BaseException:
+            self._announced.clear()  # rolled back: nothing to announce
             with contextlib.suppress(dialect.loaded_dbapi.Error):
                 dialect.do_rollback(self._connection)
             raise
@@ -154,6 +182,23 @@ class Runner:
         if prepared is None:
             prepared = self._prepared[statement] = Prepared.of(statement, self._dialect)
         parameters = prepared.parameters(values or {})
+        if not prepared.announces:
+            return self._run(prepared, parameters)
+        if self._broker is None or self._in_transaction:
+            return self._announcing(self._run(prepared, parameters))
+        with self._broker.ordering:
+            rows = self._announcing(self._run(prepared, parameters))
+            self._broker.publish(self._announced)
+            self._announced.clear()
+            return rows
+
+    def _announcing(self, rows: list[Row]) -> list[Row]:
+        """The rows without their `announce` column; its payloads kept for the broker."""
+        if self._broker is not None:
+            self._announced.extend(row[-1] for row in rows)
+        return [row[:-1] for row in rows]
+
+    def _run(self, prepared: Prepared, parameters: dict[str, Any] | tuple[Any, ...]) -> list[Row]:
         try:
             return prepared.convert(self._execute(prepared.sql, parameters))
         except self._dialect.loaded_dbapi.Error as error:

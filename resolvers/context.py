@@ -2,8 +2,10 @@
 
 import anyio
 from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
 from strawberry.fastapi import BaseContext
 
+from app.broker import Socket
 from app.runtime import Runtime
 from app.security import TokenClaims
 from app.services import accounts
@@ -19,11 +21,20 @@ class Context(BaseContext):
     holds a database session: each piece of work opens its own, in a worker thread (`db`).
     """
 
-    def __init__(self, runtime: Runtime, authorization: str | None, client: Client) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        authorization: str | None,
+        client: Client,
+        websocket: WebSocket | None = None,
+    ) -> None:
         super().__init__()
         self.runtime = runtime
         self.db = runtime.db
         self.client = client  # one per HTTP request: its allowance spans aliases and batches
+        self.websocket = websocket  # a live socket's (`resolvers.live`): one context per socket
+        self.connection_params: dict[str, object] = {}  # its `connection_init` payload
+        self.socket: Socket | None = None  # its registration with the broker, once authenticated
         self._authorization = authorization
         self._user: User | None = None
         self._claims: TokenClaims | None = None
@@ -38,6 +49,11 @@ class Context(BaseContext):
                 self._user = await accounts.me(runtime=self.runtime, claims=claims)
                 self._claims = claims
         return self._user
+
+    def authorize(self, authorization: str | None) -> None:
+        """Authenticate with `authorization` from now on (a socket's `connection_init`)."""
+        self._authorization = authorization
+        self._user = self._claims = None
 
     async def claims(self) -> TokenClaims:
         """The claims of the request's token, once `user()` has found its session live: what
@@ -59,4 +75,5 @@ async def get_context(connection: HTTPConnection) -> Context:
         runtime.settings,
         connection.headers.get("user-agent"),
     )
-    return Context(runtime, connection.headers.get("authorization"), client)
+    websocket = connection if isinstance(connection, WebSocket) else None
+    return Context(runtime, connection.headers.get("authorization"), client, websocket)

@@ -12,10 +12,12 @@ from starlette.websockets import WebSocket
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.execution import ExecutionResult
-from strawberry.types.unset import UNSET
+from strawberry.types.unset import UNSET, UnsetType
 
 from app.settings import Settings
+from resolvers import live
 from resolvers.context import Context, get_context
 from resolvers.media_types import GRAPHQL_RESPONSE_JSON, is_request_error, prefers_graphql_response
 from resolvers.persisted_queries import PersistedQueries, PersistedQueryNotFound
@@ -23,6 +25,9 @@ from resolvers.schema import build_schema
 
 
 class TodoGraphQLRouter(GraphQLRouter[Context, None]):
+    graphql_transport_ws_handler_class = live.LiveSocketHandler
+    websocket_adapter_class = live.LiveSocketAdapter
+
     def __init__(self, settings: Settings) -> None:
         super().__init__(
             build_schema(settings),
@@ -31,8 +36,16 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
             graphql_ide="graphiql" if settings.graphql_ide_enabled else None,
             multipart_uploads_enabled=False,
             include_in_schema=False,
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            connection_init_wait_timeout=live.CONNECTION_INIT_TIMEOUT,
+            max_subscriptions_per_connection=live.SUBSCRIPTIONS_PER_SOCKET,
+            allowed_origins=settings.cors_origins,  # besides the service's own
         )
         self.persisted_queries = PersistedQueries(settings)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType:
+        await live.connect(context)
+        return UnsetType()  # a `connection_ack` without payload (the one UNSET)
 
     def decode_json(self, data: str | bytes) -> object:
         """orjson refuses invalid UTF-8 and nesting past 1024 levels with a `JSONDecodeError`
@@ -73,12 +86,12 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         root_value: None = UNSET,
     ) -> Response:
         """Requests refused before execution get a GraphQL-shaped JSON error, not plain text.
-
-        The schema has no subscriptions, so a WebSocket upgrade is refused (HTTP 403) before it
-        is accepted.
-        """
+        A WebSocket upgrade without `graphql-transport-ws` is refused before it is accepted
+        (HTTP 403)."""
         if isinstance(request, WebSocket):
-            return await self.reject_websocket(request)  # type: ignore[return-value]
+            if not live.offers_protocol(request):
+                return await self.reject_websocket(request)  # type: ignore[return-value]
+            return await super().run(request, context, root_value)  # type: ignore[arg-type,return-value]
         # Read once here: process_result asks for every operation of a batch.
         request.state.graphql_response = prefers_graphql_response(request.headers.get("accept"))
         try:

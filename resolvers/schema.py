@@ -20,7 +20,7 @@ from strawberry.types import ExecutionContext
 
 from app.services.listing import MAX_PAGE_SIZE
 from app.settings import Settings
-from resolvers import mutations, queries
+from resolvers import mutations, queries, subscriptions
 from resolvers.error_codes import ErrorCodes
 from resolvers.parser_cache import CachedParser
 from schema.types import (
@@ -103,6 +103,15 @@ class Mutation:
     )
 
 
+@strawberry.type
+class Subscription:
+    task_events = strawberry.subscription(
+        resolver=subscriptions.task_events,
+        description="Your tasks' changes as they commit, from every door and instance. "
+        "Over a graphql-transport-ws socket; refetch after (re)subscribing.",
+    )
+
+
 def _is_introspection(context: IgnoreContext) -> bool:
     """GraphiQL's introspection query is deep; it is not what the depth limit guards against."""
     return context.field_name.startswith("__")
@@ -145,6 +154,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return TodoSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(
             batching_config={"max_operations": settings.graphql_max_batch},
@@ -155,4 +165,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
 
 def export_sdl() -> str:
     """The schema in SDL; limits and error handling do not change it, so no settings are needed."""
-    return strawberry.Schema(query=Query, mutation=Mutation).as_str() + "\n"
+    schema = strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription)
+    return schema.as_str() + "\n"

@@ -5,10 +5,12 @@ from enum import Enum
 
 import strawberry
 
+from app.events import TaskEventKind
 from models.task import Priority, TaskOrder
 
 strawberry.enum(Priority, name="Priority")
 strawberry.enum(TaskOrder, name="TaskOrderField")
+strawberry.enum(TaskEventKind, name="TaskEventKind")
 
 
 @strawberry.enum
@@ -17,4 +19,4 @@ class OrderDirection(Enum):
     DESC = "desc"
 
 
-__all__ = ["OrderDirection", "Priority", "TaskOrder"]
+__all__ = ["OrderDirection", "Priority", "TaskEventKind", "TaskOrder"]

@@ -11,12 +11,13 @@ from typing import Self
 
 import strawberry
 
+from app.events import TaskEvent
 from app.services.accounts import LoginResult
 from app.services.listing import TaskRow
 from models.session import SessionPublic
 from models.task import TagCount, TaskStats
 from models.user import Tokens, User
-from schema.enums import Priority
+from schema.enums import Priority, TaskEventKind
 
 
 @strawberry.type(name="User", description="An account. The email is stored in lower case.")
@@ -152,3 +153,31 @@ class TaskConnection:
     @strawberry.field(description="Tasks matching the filter, on all pages.")
     async def total_count(self) -> int:
         return await self.count()  # counted only when asked for
+
+
+@strawberry.type(name="TaskEvent", description="A committed change to one of your tasks.")
+class TaskEventType:
+    kind: TaskEventKind
+    task_id: int
+    version: int = strawberry.field(description="The task's version after the change.")
+    at: datetime
+    read_task: strawberry.Private[Callable[[], Awaitable["TaskType | None"]]]
+
+    @strawberry.field(
+        description="The task, read when asked for (so as it is then; deletedAt set while in the "
+        "trash); null for PURGED and once it is gone."
+    )
+    async def task(self) -> TaskType | None:
+        if self.kind is TaskEventKind.PURGED:
+            return None
+        return await self.read_task()  # read only when asked for
+
+    @classmethod
+    def of(cls, event: TaskEvent, read_task: Callable[[], Awaitable[TaskType | None]]) -> Self:
+        return cls(
+            kind=event.kind,
+            task_id=event.task_id,
+            version=event.version,
+            at=event.at,
+            read_task=read_task,
+        )

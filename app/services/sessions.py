@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import Exists, ScalarSelect, bindparam, exists, literal, select, update
 
 from app.errors import AuthError, NotFound
+from app.events import SESSION_ENDED_KIND, announce
 from app.security import TokenClaims
 from app.statements import Runner
 from models.session import LoginSession, SessionPublic
@@ -32,6 +33,8 @@ _sessions = LoginSession.metadata.tables[LoginSession.__tablename__]
 # (listing, ending) do not correlate it with the rows they read or change.
 _callers = _sessions.alias("caller_session")
 _now = bindparam("now", type_=_sessions.c.ended_at.type)
+# Each ending announces it (`app.events`), so the live sockets of the session close (4401).
+_ENDED = announce(SESSION_ENDED_KIND, _sessions.c.user_id, _sessions.c.id, 0, _now)
 
 
 def session_live() -> Exists:
@@ -94,7 +97,7 @@ _END_SESSION = (
     update(_sessions)
     .where(_sessions.c.id == bindparam("target_id"), *_listed, session_live())
     .values(ended_at=_now)
-    .returning(_sessions.c.id)
+    .returning(_sessions.c.id, _ENDED)
 )
 
 
@@ -115,6 +118,7 @@ _END_OTHER_SESSIONS = (
         _sessions.c.ended_at.is_(None),
     )
     .values(ended_at=_now)
+    .returning(_sessions.c.id, _ENDED)
 )
 
 
@@ -128,7 +132,7 @@ _END_ALL_SESSIONS = (
     .where(_sessions.c.user_id == bindparam("user_id"), _sessions.c.ended_at.is_(None))
     .where(session_live())
     .values(ended_at=_now)
-    .returning(_sessions.c.id)
+    .returning(_sessions.c.id, _ENDED)
 )
 
 
@@ -155,7 +159,7 @@ _END_SESSION_OF_TOKEN = (
         session_live(),
     )
     .values(ended_at=_now)
-    .returning(_sessions.c.id)
+    .returning(_sessions.c.id, _ENDED)
 )
 
 # The first statement of a refresh (app/services/accounts.py): it takes the session's row lock,

@@ -14,6 +14,9 @@ may name the versions it expects (`expected`, from `If-Match` or `expectedVersio
 then also requires one of them, so of two writers that read the same version exactly one wins;
 the other gets `VersionMismatch` with the current version, and nothing changes.
 
+Every write announces its live event in its own statement (`announce`, `app.events`): exactly
+one event per committed write, none for one refused or rolled back.
+
 Statements are built once (per shape of filter or of change) with bound parameters, and reused:
 building a SQLAlchemy statement costs more than running it, and `Runner` compiles each once. Tasks
 come back as rows (`TaskRow`: the public fields by name), never as ORM objects.
@@ -27,10 +30,12 @@ from typing import Any
 from sqlalchemy import Integer, Update, bindparam, false, func, insert, not_, select, true, update
 
 from app.errors import AuthError, NotFound, VersionMismatch
+from app.events import TaskEventKind, announce
 from app.security import TokenClaims
 from app.services import tags
 from app.services.listing import (
     PUBLIC_COLUMNS,
+    TRASH_COLUMNS,
     TaskList,
     TaskPage,
     TaskRow,
@@ -40,6 +45,7 @@ from app.services.listing import (
     order_of,
     page_by_key,
     task_row,
+    trashed_row,
 )
 from app.services.sessions import SESSION_ENDED, caller, require_session, session_live
 from app.statements import Runner
@@ -55,6 +61,12 @@ _columns = _tasks.c
 _now = bindparam("now", type_=_columns.created_at.type)
 _mine = (_columns.id == bindparam("task_id"), _columns.user_id == bindparam("user_id"))
 _live = _columns.deleted_at.is_(None)
+
+
+def announced(kind: TaskEventKind) -> announce:
+    """The event of the task row a statement wrote, at its `updated_at` (a purge: `:now`)."""
+    at = _now if kind is TaskEventKind.PURGED else _columns.updated_at
+    return announce(kind, _columns.user_id, _columns.id, _columns.version, at)
 
 
 def count_tasks(runner: Runner, viewer: TokenClaims, /, *, task_filter: TaskFilter) -> int:
@@ -110,6 +122,21 @@ def find_task(runner: Runner, viewer: TokenClaims, /, *, task_id: int) -> TaskRo
     return task_row(found)
 
 
+_GET_ANY = select(*TRASH_COLUMNS).where(*_mine)
+
+
+def find_task_in_any_state(
+    runner: Runner, viewer: TokenClaims, /, *, task_id: int
+) -> TaskRow | None:
+    """The user's task, live or in the trash (then with `deleted_at`); `None` once purged or
+    if it is not theirs (the read behind a live event)."""
+    found = runner.first(_GET_ANY, {"task_id": task_id, "user_id": viewer.user_id})
+    if found is None:
+        require_session(runner, viewer)
+        return None
+    return trashed_row(found)
+
+
 def get_task(runner: Runner, viewer: TokenClaims, /, *, task_id: int) -> TaskRow:
     task = find_task(runner, viewer, task_id=task_id)
     if task is None:
@@ -131,7 +158,7 @@ _CREATE = (
             session_live()
         ),
     )
-    .returning(*PUBLIC_COLUMNS)
+    .returning(*PUBLIC_COLUMNS, announced(TaskEventKind.CREATED))
 )
 
 
@@ -166,6 +193,11 @@ def change_statement(fields: frozenset[str], expected: int, *, trash: bool = Fal
     """An UPDATE of the user's task `:task_id` (live, or in the trash), setting `fields` from
     their parameters, one more version and the time; with `expected` versions to match."""
     conditions = [*_mine, _columns.deleted_at.is_not(None) if trash else _live]
+    kind = TaskEventKind.UPDATED
+    if trash:
+        kind = TaskEventKind.RESTORED
+    elif "deleted_at" in fields:
+        kind = TaskEventKind.DELETED
     if expected:
         versions = [bindparam(f"expected_{i}", type_=Integer()) for i in range(expected)]
         conditions.append(_columns.version.in_(versions))
@@ -174,7 +206,7 @@ def change_statement(fields: frozenset[str], expected: int, *, trash: bool = Fal
         .where(*conditions)
         .values({name: _bound(name) for name in sorted(fields)})
         .values(version=_columns.version + 1, updated_at=_now)
-        .returning(*PUBLIC_COLUMNS)
+        .returning(*PUBLIC_COLUMNS, announced(kind))
     )
 
 

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, delete
 
 from app.errors import NotFound
+from app.events import TaskEventKind
 from app.security import TokenClaims
 from app.services.listing import (
     TRASH_ORDER,
@@ -22,7 +23,7 @@ from app.services.listing import (
     task_row,
 )
 from app.services.sessions import caller, require_session
-from app.services.tasks import MAX_TASK_ID, TASK_NOT_FOUND, change_statement
+from app.services.tasks import MAX_TASK_ID, TASK_NOT_FOUND, announced, change_statement
 from app.statements import Runner
 from models.idempotency import IdempotencyKey
 from models.task import Task, TaskFilter
@@ -70,13 +71,16 @@ def restore_task(runner: Runner, viewer: TokenClaims, /, *, task_id: int) -> Tas
     return task_row(restored)
 
 
+_PURGED = announced(TaskEventKind.PURGED)
 _PURGE = (
     delete(_tasks)
     .where(_columns.id == bindparam("task_id"), _columns.user_id == bindparam("user_id"), _trashed)
-    .returning(_columns.id)
+    .returning(_columns.id, _PURGED)
 )
 _EMPTY = (
-    delete(_tasks).where(_columns.user_id == bindparam("user_id"), _trashed).returning(_columns.id)
+    delete(_tasks)
+    .where(_columns.user_id == bindparam("user_id"), _trashed)
+    .returning(_columns.id, _PURGED)
 )
 
 
@@ -84,7 +88,8 @@ def purge_task(runner: Runner, viewer: TokenClaims, /, *, task_id: int) -> None:
     """Delete the trashed task for good (its tag links go with it)."""
     purged = None
     if 1 <= task_id <= MAX_TASK_ID:
-        purged = runner.first(_PURGE, {"task_id": task_id, "user_id": viewer.user_id})
+        values = {"task_id": task_id, "user_id": viewer.user_id, "now": utcnow()}
+        purged = runner.first(_PURGE, values)
     if purged is None:
         require_session(runner, viewer)
         raise NotFound(TASK_NOT_FOUND)
@@ -92,14 +97,14 @@ def purge_task(runner: Runner, viewer: TokenClaims, /, *, task_id: int) -> None:
 
 def empty_trash(runner: Runner, viewer: TokenClaims, /) -> int:
     """Delete every trashed task of the user for good; how many there were."""
-    purged = runner.all(_EMPTY, caller(viewer))
+    purged = runner.all(_EMPTY, {**caller(viewer), "now": utcnow()})
     if not purged:
         require_session(runner, viewer)
     return len(purged)
 
 
 _EXPIRED_TASKS = (
-    delete(_tasks).where(_trashed, _columns.deleted_at < _cutoff).returning(_columns.id)
+    delete(_tasks).where(_trashed, _columns.deleted_at < _cutoff).returning(_columns.id, _PURGED)
 )
 _EXPIRED_KEYS = delete(_keys).where(_keys.c.expires_at <= bindparam("now", type_=UTCDateTime()))
 
@@ -108,6 +113,6 @@ def purge_expired(runner: Runner, *, now: datetime, retention: timedelta) -> int
     """Delete, for every user, the tasks trashed longer than `retention` before `now`, and the
     idempotency keys expired by `now`; how many tasks went. Safe to run anywhere at any time:
     two runs at once delete each row once."""
-    purged = runner.all(_EXPIRED_TASKS, {"cutoff": now - retention})
+    purged = runner.all(_EXPIRED_TASKS, {"cutoff": now - retention, "now": now})
     runner.all(_EXPIRED_KEYS, {"now": now})
     return len(purged)

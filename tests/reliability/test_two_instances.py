@@ -1,4 +1,5 @@
-"""Two server processes on one PostgreSQL database and one Redis: they act as one service.
+"""Two server processes on one PostgreSQL database and one Redis: they act as one service,
+live events included (NOTIFY from one, the listener of the other).
 
 Both get the same JWT_SECRET; login throttling counts in Redis (TEST_REDIS_URL, default
 redis://127.0.0.1:6379/13), with a fresh email per test so runs never share a count.
@@ -15,6 +16,7 @@ import pytest
 from tests.reliability.conftest import REDIS_URL, redis_reachable
 from tests.reliability.live import at_once, login, register, unique_email
 from tests.reliability.servers import Server, fresh_database, server_env, uvicorn_server
+from tests.reliability.sockets import live_socket
 from tests.support import PASSWORD, Account
 
 MAX_FAILURES = 4
@@ -193,3 +195,56 @@ def test_an_account_deleted_on_one_instance_stops_on_the_other(pair: Pair) -> No
     )
     assert deleted.status_code == 200
     assert _stopped_on(pair.b, account)
+
+
+def _create(server: Server, account: Account, title: str) -> int:
+    created = httpx.post(f"{server.url}/api/tasks", json={"title": title}, headers=account.headers)
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
+
+
+def test_a_write_on_one_instance_is_announced_on_the_other(pair: Pair) -> None:
+    account = register(pair.a.url)
+    with live_socket(pair.b.url, account.access_token) as socket:
+        socket.wait_until_live(lambda: _create(pair.a, account, "primer"))
+        task_id = _create(pair.a, account, "from a")
+        event = socket.next_event()
+    assert (event["kind"], event["taskId"], event["version"]) == ("CREATED", task_id, 1)
+
+
+def test_writes_through_both_instances_arrive_in_version_order(pair: Pair) -> None:
+    account = register(pair.a.url)
+    task_id = _create(pair.a, account, "contended")
+
+    async def rename(client: httpx.AsyncClient, index: int) -> httpx.Response:
+        server = pair.a if index % 2 else pair.b
+        return await client.patch(
+            f"{server.url}/api/tasks/{task_id}",
+            json={"title": f"v{index}"},
+            headers=account.headers,
+        )
+
+    with live_socket(pair.b.url, account.access_token) as socket:
+        socket.wait_until_live(lambda: _create(pair.a, account, "primer"))
+        answers = at_once(pair.a.url, 20, rename)
+        assert [answer.status_code for answer in answers] == [200] * 20
+        versions = [socket.next_event()["version"] for _ in range(20)]
+    assert versions == list(range(2, 22))  # each write once, in the order they committed
+
+
+def test_a_session_ended_on_one_instance_closes_its_socket_on_the_other(pair: Pair) -> None:
+    account = register(pair.a.url)
+    with live_socket(pair.b.url, account.access_token) as socket:
+        socket.wait_until_live(lambda: _create(pair.a, account, "primer"))
+        body = {"refresh_token": account.refresh_token}
+        httpx.post(f"{pair.a.url}/api/auth/logout", json=body, headers=account.headers)
+        assert socket.close_code() == 4401
+
+
+def test_a_subscriber_on_another_instance_sees_only_its_own_tasks(pair: Pair) -> None:
+    alice, bob = register(pair.a.url), register(pair.a.url)
+    with live_socket(pair.b.url, alice.access_token) as socket:
+        socket.wait_until_live(lambda: _create(pair.a, alice, "primer"))
+        _create(pair.a, bob, "bob's")
+        mine = _create(pair.a, alice, "alice's")
+        assert socket.next_event()["taskId"] == mine

@@ -1,0 +1,170 @@
+"""The `Broker`: one instance's fan-out of live events to its sockets, by user.
+
+Events come in from the database (`app.listener` on PostgreSQL, the `Runner` on SQLite: both call
+`publish` with `announce` payloads, from any thread) and go out to the subscriptions of their user,
+in the order they came. Sockets register here too, so that the sockets of a session close when it
+ends, and a user holds at most `GRAPHQL_MAX_SOCKETS_PER_USER` of them on one instance.
+"""
+
+import asyncio
+import contextlib
+import logging
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from datetime import datetime
+from typing import Any
+
+from app.events import SessionEnded, TaskEvent, parse
+from models.utc import utcnow
+
+logger = logging.getLogger(__name__)
+
+# Events a subscription may have waiting: one that falls this far behind ends (`SubscriberBehind`)
+# rather than hold memory for ever.
+QUEUE_LIMIT = 1000
+
+Close = Callable[[int, str], Coroutine[Any, Any, None]]
+
+
+class TooManySockets(Exception):
+    pass
+
+
+class Socket:
+    """A registered socket of `user_id`'s session `session_id`, how to close it, and the timer
+    that closes it when its access token expires."""
+
+    def __init__(self, user_id: uuid.UUID, session_id: uuid.UUID, close: Close) -> None:
+        self.user_id = user_id
+        self.session_id = session_id
+        self.close = close
+        self.expiry: asyncio.TimerHandle | None = None
+
+
+class Broker:
+    """Per instance: subscriptions and sockets by user; events handed over from any thread.
+
+    `ordering` is held by SQLite writers from their write to its `publish`, so that events of
+    concurrent writes reach the loop in commit order (`app.statements.Runner`).
+    """
+
+    def __init__(self, max_sockets_per_user: int) -> None:
+        self.max_sockets_per_user = max_sockets_per_user
+        self.ordering = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._subscriptions: dict[uuid.UUID, set[Subscription]] = defaultdict(set)
+        self._sockets: dict[uuid.UUID, set[Socket]] = defaultdict(set)
+        self._background: set[asyncio.Task[None]] = set()
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Deliver on `loop` from now on (the app's lifespan calls it)."""
+        self._loop = loop
+
+    @property
+    def sockets(self) -> int:
+        """Sockets open on this instance (the bench prints it)."""
+        return sum(map(len, self._sockets.values()))
+
+    def subscriptions_of(self, user_id: uuid.UUID) -> int:
+        return len(self._subscriptions.get(user_id, ()))
+
+    def publish(self, payloads: Iterable[str]) -> None:
+        """Hand `announce` payloads over to the loop, in order; callable from any thread."""
+        payloads = list(payloads)
+        if payloads and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._deliver, payloads)
+
+    def _deliver(self, payloads: list[str]) -> None:
+        for payload in payloads:
+            event = parse(payload)
+            if isinstance(event, SessionEnded):
+                self._close_session(event)
+                continue
+            for subscription in self._subscriptions.get(event.user_id, ()):
+                subscription.put(event)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, user_id: uuid.UUID) -> AsyncIterator["Subscription"]:
+        """The events of `user_id`'s tasks from now on, while the block runs."""
+        subscription = Subscription()
+        self._subscriptions[user_id].add(subscription)
+        try:
+            yield subscription
+        finally:
+            subscriptions = self._subscriptions.get(user_id)
+            if subscriptions is not None:
+                subscriptions.discard(subscription)
+                if not subscriptions:
+                    del self._subscriptions[user_id]
+
+    def connect(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, expires_at: datetime, close: Close
+    ) -> Socket:
+        """Register a socket, to be closed with 4401 when its session ends or at `expires_at`
+        (its access token's expiry); `TooManySockets` past the per-user limit."""
+        sockets = self._sockets[user_id]
+        if len(sockets) >= self.max_sockets_per_user:
+            raise TooManySockets
+        socket = Socket(user_id, session_id, close)
+        delay = (expires_at - utcnow()).total_seconds()
+        socket.expiry = asyncio.get_running_loop().call_later(
+            delay, self._close, socket, 4401, "Unauthorized"
+        )
+        sockets.add(socket)
+        return socket
+
+    def disconnect(self, socket: Socket) -> None:
+        if socket.expiry is not None:
+            socket.expiry.cancel()
+        sockets = self._sockets.get(socket.user_id)
+        if sockets is not None:
+            sockets.discard(socket)
+            if not sockets:
+                del self._sockets[socket.user_id]
+
+    def close_all(self, code: int, reason: str) -> None:
+        """Close every socket (events may have been missed: clients reconnect and refetch)."""
+        for sockets in list(self._sockets.values()):
+            for socket in list(sockets):
+                self._close(socket, code, reason)
+
+    def _close_session(self, ended: SessionEnded) -> None:
+        for socket in list(self._sockets.get(ended.user_id, ())):
+            if socket.session_id == ended.session_id:
+                self._close(socket, 4401, "Unauthorized")
+
+    def _close(self, socket: Socket, code: int, reason: str) -> None:
+        self.disconnect(socket)
+        task = asyncio.get_running_loop().create_task(socket.close(code, reason))
+        self._background.add(task)  # held until done: the loop keeps only weak references
+        task.add_done_callback(self._background.discard)
+
+
+class SubscriberBehind(Exception):
+    """A subscription fell `QUEUE_LIMIT` events behind and missed some: it ends, and its client
+    reconnects and refetches."""
+
+
+class Subscription:
+    """One subscriber's events, in order; iterate it to wait for them."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[TaskEvent] = asyncio.Queue(QUEUE_LIMIT)
+        self._behind = False
+
+    def put(self, event: TaskEvent) -> None:
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self._behind = True
+
+    def __aiter__(self) -> "Subscription":
+        return self
+
+    async def __anext__(self) -> TaskEvent:
+        event = await self._queue.get()
+        if self._behind:
+            raise SubscriberBehind
+        return event

@@ -1,0 +1,102 @@
+"""The instance's one listening connection on PostgreSQL: `NOTIFY`s in, `Broker.publish` out.
+
+psycopg2 already speaks asynchronously enough for this: a connection in autocommit that ran
+`LISTEN` needs only `poll()` when its socket is readable, which the event loop's `add_reader`
+tells. So the listener costs no thread and no other library (asyncpg would be a second driver for
+one statement). The connection is its own, outside the pool: it holds a `LISTEN` for the process's
+life.
+
+When the connection is lost (PostgreSQL restarted, the network went away), the listener says so in
+the log and reconnects, backing off up to `MAX_BACKOFF` seconds. Events committed meanwhile are
+lost: once it is back, it closes every socket of the instance (1012, "service restart"), and the
+clients reconnect and refetch (the README says so).
+"""
+
+import asyncio
+import logging
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+from anyio import to_thread
+from sqlalchemy import Engine
+
+from app.broker import Broker
+from app.events import CHANNEL
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF = 5.0
+# Without traffic, a dead peer is noticed by TCP keepalives (seconds: idle, interval, count).
+OPTIONS = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
+
+
+class ConnectionLost(Exception):
+    pass
+
+
+async def listen(engine: Engine, broker: Broker) -> None:
+    """Forward this database's events to `broker` until cancelled."""
+    backoff = 0.1
+    lost = False
+    while True:
+        try:
+            connection = await to_thread.run_sync(_connect, engine)
+        except psycopg2.Error as error:
+            logger.warning("event listener cannot connect (retrying): %s", str(error).strip())
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+            continue
+        if lost:
+            logger.warning(
+                "event listener reconnected; closing sockets that may have missed events"
+            )
+            broker.close_all(1012, "Events may have been missed: reconnect and refetch")
+        backoff = 0.1
+        try:
+            await _forward(connection, broker)
+        except ConnectionLost as error:
+            lost = True
+            logger.warning("event listener lost its connection (reconnecting): %s", error)
+        finally:
+            connection.close()
+
+
+def _connect(engine: Engine) -> psycopg2.extensions.connection:
+    """A connection of its own, with the engine's parameters, listening on `CHANNEL`."""
+    _, options = engine.dialect.create_connect_args(engine.url)  # psycopg2's: all by keyword
+    parameters: dict[str, Any] = {**options, **OPTIONS}
+    connection: psycopg2.extensions.connection = psycopg2.connect(**parameters)
+    connection.set_session(autocommit=True)
+    with connection.cursor() as cursor:
+        cursor.execute(f"LISTEN {CHANNEL}")  # a fixed identifier: no value to bind
+    return connection
+
+
+async def _forward(connection: psycopg2.extensions.connection, broker: Broker) -> None:
+    """Publish each notification as it comes, until the connection fails."""
+    loop = asyncio.get_running_loop()
+    failed: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        try:
+            connection.poll()
+        except psycopg2.Error as error:
+            if not failed.done():
+                failed.set_exception(ConnectionLost(str(error).strip()))
+            return
+        payloads = [notify.payload for notify in connection.notifies]
+        connection.notifies.clear()
+        broker.publish(payloads)
+
+    loop.add_reader(connection.fileno(), readable)
+    try:
+        await failed
+    finally:
+        loop.remove_reader(connection.fileno())

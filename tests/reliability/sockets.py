@@ -1,0 +1,58 @@
+"""A `graphql-transport-ws` client for real servers (on `websockets`, as uvicorn serves them)."""
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+EVENTS = "subscription { taskEvents { kind taskId version at } }"
+
+
+class LiveSocket:
+    """An authenticated socket with one `taskEvents` subscription (id "events")."""
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self.connection = connection
+
+    def next_event(self, timeout: float = 10.0) -> dict[str, Any]:
+        message = json.loads(self.connection.recv(timeout=timeout))
+        assert message["type"] == "next", message
+        return message["payload"]["data"]["taskEvents"]
+
+    def close_code(self, timeout: float = 10.0) -> int | None:
+        """The code the server closes with, reading past any messages it still sends."""
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                self.connection.recv(timeout=max(deadline - time.monotonic(), 0.01))
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+
+    def wait_until_live(self, write: Callable[[], int]) -> None:
+        """Return once events flow: the protocol acknowledges no subscribe, so `write` (which
+        answers the id of the task it wrote) runs until the event of its latest write arrives."""
+        deadline = time.monotonic() + 15
+        while True:
+            latest = write()
+            try:
+                while self.next_event(timeout=0.5)["taskId"] != latest:
+                    pass
+                return
+            except TimeoutError:
+                assert time.monotonic() < deadline, "the subscription never started"
+
+
+@contextmanager
+def live_socket(base_url: str, access_token: str, query: str = EVENTS) -> Iterator[LiveSocket]:
+    url = base_url.replace("http://", "ws://", 1) + "/graphql"
+    with connect(url, subprotocols=["graphql-transport-ws"], open_timeout=10) as connection:  # type: ignore[list-item]
+        init = {"authorization": f"Bearer {access_token}"}
+        connection.send(json.dumps({"type": "connection_init", "payload": init}))
+        assert json.loads(connection.recv(timeout=10)) == {"type": "connection_ack"}
+        subscribe = {"type": "subscribe", "id": "events", "payload": {"query": query}}
+        connection.send(json.dumps(subscribe))
+        yield LiveSocket(connection)
