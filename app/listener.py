@@ -62,9 +62,12 @@ async def listen(engine: Engine, broker: Broker) -> None:
         try:
             await _forward(connection, broker)
         except ConnectionLost as error:
-            lost = True
             logger.warning("event listener lost its connection (reconnecting): %s", error)
+        except Exception:  # the listener must outlive any one failure, as the process does
+            logger.exception("event listener failed (reconnecting)")
+            await asyncio.sleep(backoff)
         finally:
+            lost = True
             connection.close()
 
 
@@ -95,8 +98,9 @@ async def _forward(connection: psycopg2.extensions.connection, broker: Broker) -
         connection.notifies.clear()
         broker.publish(payloads)
 
-    loop.add_reader(connection.fileno(), readable)
+    socket = connection.fileno()  # asked now: a closed connection no longer answers it
+    loop.add_reader(socket, readable)
     try:
         await failed
     finally:
-        loop.remove_reader(connection.fileno())
+        loop.remove_reader(socket)

@@ -1,8 +1,8 @@
 """PostgreSQL going away under load, and coming back, behind a real server.
 
 A private PostgreSQL cluster (initdb + pg_ctl in a temporary folder, on a port in 25400-25499) is
-stopped and started while a uvicorn process serves writes and reads from it. The shared server on
-5432 is never touched. Skipped only where the PostgreSQL binaries are missing.
+stopped and started while a uvicorn process serves writes and reads (and live events) from it.
+The shared server on 5432 is never touched. Skipped only where the PostgreSQL binaries are missing.
 """
 
 import contextlib
@@ -31,6 +31,7 @@ from tests.reliability.servers import (
     server_env,
     uvicorn_server,
 )
+from tests.reliability.sockets import live_socket
 from tests.support import Account
 
 BOUND = 10.0  # seconds: the longest any answer may take, outage or not
@@ -293,3 +294,33 @@ def test_a_frozen_database_answers_503_within_the_bound(
     finally:
         _signal_all(pids, signal.SIGCONT)
     assert outcomes == [503, 503, 503]
+
+
+def _create_until_up(server: Server, account: Account) -> int:
+    """Create a task, retrying the 503s of a database that is coming back."""
+    deadline = time.monotonic() + RECOVERY
+    while True:
+        created = httpx.post(
+            f"{server.url}/api/tasks", json={"title": "live"}, headers=account.headers
+        )
+        if created.status_code == 201 or time.monotonic() > deadline:
+            assert created.status_code == 201, created.text
+            return int(created.json()["id"])
+        time.sleep(0.2)
+
+
+def test_live_events_resume_after_a_restart_and_sockets_are_told_to_refetch(
+    cluster: PrivatePostgres, server: Server
+) -> None:
+    account = register(server.url)
+    with live_socket(server.url, account.access_token) as socket:
+        socket.wait_until_live(lambda: _create_until_up(server, account))
+        cluster.stop("fast")
+        cluster.start()
+        # Events committed during the outage are lost: the socket closes so the client refetches.
+        assert socket.close_code(timeout=30) == 1012
+    assert "event listener reconnected" in server.log_text()
+    with live_socket(server.url, account.access_token) as socket:
+        socket.wait_until_live(lambda: _create_until_up(server, account))
+        task_id = _create_until_up(server, account)
+        assert socket.next_event()["taskId"] == task_id
