@@ -1,6 +1,6 @@
 """Real GraphQL clients against a real server: the reference audit of the GraphQL-over-HTTP
-specification (`graphql-http`'s `serverAudits`), and Apollo Client's persisted-query and batch
-links (contract: "Persisted queries and the HTTP rules of GraphQL")."""
+specification (`graphql-http`'s `serverAudits`), and Apollo Client's persisted-query, batch and
+graphql-ws links (contract: "Persisted queries and the HTTP rules of GraphQL", "Live events")."""
 
 import uuid
 from typing import Any
@@ -47,3 +47,21 @@ def test_apollo_clients_batch_link_sends_hashes_and_resends_only_the_unknown(
     titles = {"tasks": {"__typename": "TaskConnection", "nodes": []}}
     assert steps["batch"]["data"][1] == titles
     assert steps["batch"]["requests"] == [_request("POST", False, 2), _request("POST", True)]
+
+
+def test_apollo_clients_graphql_ws_link_gets_events_and_stops_at_4401(
+    live_server: Server,
+) -> None:
+    """A subscription through `GraphQLWsLink` sees the task Apollo's own mutation created; a
+    logout closes the socket with 4401, which graphql-ws treats as final."""
+    account = register(live_server.url)
+    outcome = run_node(
+        "live.mjs", f"{live_server.url}/graphql", account.access_token, account.refresh_token
+    )
+    assert outcome["event"] == {
+        "__typename": "TaskEvent",
+        "kind": "CREATED",
+        "taskId": outcome["taskId"],
+        "version": 1,
+    }
+    assert outcome["closeCode"] == 4401
