@@ -7,12 +7,14 @@ the PostgreSQL connections the system opened during the measured interval. See b
 """
 
 import argparse
+import asyncio
 import contextlib
 import functools
 import os
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +28,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from bench import peers, scenarios, wrk
+from bench import live, peers, scenarios, wrk
 from bench.peers import System
 from bench.scenarios import Scenario
 
@@ -148,6 +150,27 @@ def seed(system: System) -> list[Scenario]:
     return found
 
 
+WATCHERS = 24  # users whose 20 sockets each B holds during the live-events run
+
+
+def live_events(bench: Bench, service: System, create: Scenario, secret: str) -> live.LiveResult:
+    """bench/live.py: a second instance holds the sockets while `rest_create` loads the first."""
+    with (
+        peers.second_instance(service, bench.workdir, secret) as other,
+        httpx.Client(base_url=service.url, timeout=60) as client,
+    ):
+        probe = scenarios.account(client, "probe").bearer
+        watchers = [scenarios.account(client, f"watcher{i}").bearer for i in range(WATCHERS)]
+
+        def start_load() -> "subprocess.Popen[str]":
+            return wrk.start(
+                service.url, create.request, bench.workdir, seconds=bench.args.duration,
+                connections=bench.args.connections, threads=2,
+            )  # fmt: skip
+
+        return asyncio.run(live.measure(service.url, other.url, probe, watchers, start_load))
+
+
 def targets(table: Table, per_hash: float) -> list[tuple[str, float | None, bool]]:
     """Each target of the performance issue: its text, its value (None: not measured), held."""
 
@@ -184,7 +207,9 @@ def targets(table: Table, per_hash: float) -> list[tuple[str, float | None, bool
     ]
 
 
-def report(table: Table, per_hash: float, runs: int, steady_opened: int) -> bool:
+def report(
+    table: Table, per_hash: float, runs: int, steady_opened: int, events: live.LiveResult | None
+) -> bool:
     log(f"\n{'scenario':<17} {'system':<13} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'errors':>6} {'CPU ms/req':>10} {'new conns':>9}")  # fmt: skip
     for (name, system), m in table.items():
@@ -192,8 +217,15 @@ def report(table: Table, per_hash: float, runs: int, steady_opened: int) -> bool
             f"{m.errors:6d} {m.cpu_ms:10.2f} {m.new_connections:9d}")  # fmt: skip
     log(f"(medians of {runs} run(s); CPU of the server's processes over the measured interval)\n")
     errors = sum(m.errors for m in table.values())
-    verdicts = [
-        *targets(table, per_hash),
+    verdicts = [*targets(table, per_hash)]
+    if events is not None:
+        under = wrk.finish(events.load, 0)
+        log(f"live events: {events.events} of {events.probes} probe events arrived, p50 "
+            f"{events.p50_ms:.1f} ms, p99 {events.p99_ms:.1f} ms on instance B, while rest_create "
+            f"ran {under.rps:.1f} req/s on A; B's one worker held {events.sockets} sockets\n")  # fmt: skip
+        verdicts.append(("event p99 on instance B under rest_create <= 100 ms",
+                         events.p99_ms, events.p99_ms <= 100 and events.events == events.probes))  # fmt: skip
+    verdicts += [
         ("zero errors in every scenario", errors, errors == 0),
         ("service opens no connection after run 1 (steady)", steady_opened, steady_opened == 0),
     ]
@@ -290,6 +322,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 runs[scenario.name, scenario.system].append(measured)
                 log(f"  run {run} {scenario.name:<17} {scenario.system:<13} "
                     f"{measured.rps:8.1f} req/s  CPU {measured.cpu_ms:5.2f} ms/req")  # fmt: skip
+        create = next((s for s in chosen if (s.name, s.system) == ("rest_create", "service")), None)
+        events = None
+        if create is not None and "live_events" in (args.only or ["live_events"]):
+            log("live events: a second instance on the service's database")
+            events = live_events(bench, systems["service"], create, secret)
         stack.close()
         table = {key: median(values) for key, values in runs.items()}
         steady = sum(
@@ -297,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for (_, system), values in runs.items()
             if system.startswith("service")
         )
-        passed = report(table, per_hash, args.runs, steady)
+        passed = report(table, per_hash, args.runs, steady, events)
     admin.dispose()
     return 0 if passed else 1
 

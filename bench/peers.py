@@ -49,13 +49,26 @@ def uvicorn_system(
 ) -> Iterator[System]:
     """`name` is a key of APPS; the peers create their own tables."""
     with fresh_database(admin_url, f"bench_{name}", migrated=name == "service") as url:
-        env = production_env(
-            url, JWT_SECRET=secret, BCRYPT_ROUNDS=str(bcrypt_rounds), LOGIN_MAX_FAILURES=UNLIMITED,
-            LOGIN_MAX_FAILURES_PER_ADDRESS=UNLIMITED, SIGNUP_MAX_PER_ADDRESS=UNLIMITED,
-        )  # fmt: skip
+        env = _env(url, secret, bcrypt_rounds)
         with uvicorn_server(env, logs, workers=workers, app=APPS[name]) as server:
             label = name if workers == 1 else f"{name}-{workers}w"
             yield System(label, server.url, server.process.pid, url)
+
+
+@contextlib.contextmanager
+def second_instance(service: System, logs: Path, secret: str) -> Iterator[System]:
+    """Another instance of the service, one worker, on `service`'s database (bench/live.py)."""
+    env = _env(service.database_url, secret, 4)
+    with uvicorn_server(env, logs, app=APPS["service"]) as server:
+        yield System("service-b", server.url, server.process.pid, service.database_url)
+
+
+def _env(database_url: str, secret: str, bcrypt_rounds: int) -> dict[str, str]:
+    return production_env(
+        database_url, JWT_SECRET=secret, BCRYPT_ROUNDS=str(bcrypt_rounds),
+        LOGIN_MAX_FAILURES=UNLIMITED, LOGIN_MAX_FAILURES_PER_ADDRESS=UNLIMITED,
+        SIGNUP_MAX_PER_ADDRESS=UNLIMITED,
+    )  # fmt: skip
 
 
 def ensure_postgraphile() -> Path | None:
