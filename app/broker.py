@@ -1,9 +1,9 @@
 """The `Broker`: one instance's fan-out of live events to its sockets, by user.
 
-Events come in from the database (`app.listener` on PostgreSQL, the `Runner` on SQLite: both call
-`publish` with `announce` payloads, from any thread) and go out to the subscriptions of their user,
-in the order they came. Sockets register here too, so that the sockets of a session close when it
-ends, and a user holds at most `GRAPHQL_MAX_SOCKETS_PER_USER` of them on one instance.
+Events come in from the database (`app.listener` on PostgreSQL, on the loop: `deliver`; the
+`Runner` on SQLite, from its worker thread: `publish`) and go out to the subscriptions of their
+user, in the order they came. Sockets register here too, so that the sockets of a session close
+when it ends, and a user holds at most `GRAPHQL_MAX_SOCKETS_PER_USER` of them on one instance.
 """
 
 import asyncio
@@ -74,9 +74,10 @@ class Broker:
         """Hand `announce` payloads over to the loop, in order; callable from any thread."""
         payloads = list(payloads)
         if payloads and self._loop is not None:
-            self._loop.call_soon_threadsafe(self._deliver, payloads)
+            self._loop.call_soon_threadsafe(self.deliver, payloads)
 
-    def _deliver(self, payloads: list[str]) -> None:
+    def deliver(self, payloads: Iterable[str]) -> None:
+        """Hand `announce` payloads to their subscribers and sockets; on the loop only."""
         for payload in payloads:
             event = parse(payload)
             if isinstance(event, SessionEnded):

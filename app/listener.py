@@ -1,4 +1,4 @@
-"""The instance's one listening connection on PostgreSQL: `NOTIFY`s in, `Broker.publish` out.
+"""The instance's one listening connection on PostgreSQL: `NOTIFY`s in, `Broker.deliver` out.
 
 psycopg2 already speaks asynchronously enough for this: a connection in autocommit that ran
 `LISTEN` needs only `poll()` when its socket is readable, which the event loop's `add_reader`
@@ -96,7 +96,7 @@ async def _forward(connection: psycopg2.extensions.connection, broker: Broker) -
             return
         payloads = [notify.payload for notify in connection.notifies]
         connection.notifies.clear()
-        broker.publish(payloads)
+        broker.deliver(payloads)  # already on the loop
 
     socket = connection.fileno()  # asked now: a closed connection no longer answers it
     loop.add_reader(socket, readable)

@@ -19,10 +19,12 @@ from datetime import datetime
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 SOCKETS_PER_USER = 20
 PROBE_INTERVAL = 0.05
 EVENTS = "subscription { taskEvents { taskId at } }"
+PROTOCOLS = [Subprotocol("graphql-transport-ws")]
 
 
 @dataclass
@@ -36,7 +38,7 @@ class LiveResult:
 
 
 async def _socket(url: str, bearer: dict[str, str]) -> ClientConnection:
-    socket = await connect(url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+    socket = await connect(url, subprotocols=PROTOCOLS)
     init = {"authorization": bearer["Authorization"]}
     await socket.send(json.dumps({"type": "connection_init", "payload": init}))
     assert json.loads(await socket.recv())["type"] == "connection_ack"

@@ -5,10 +5,10 @@
   `Origin` (a non-browser client), the service's own, or one of `CORS_ORIGINS`: a page elsewhere
   cannot ride a visitor's socket.
 - `connection_init` authenticates: `{"authorization": "Bearer <access token>"}`, the key in any
-  case. Without a valid token of a live session the socket closes with 4403; without
-  `connection_init` within 10 s, with 4408 (Strawberry's). A user holds at most
-  `GRAPHQL_MAX_SOCKETS_PER_USER` sockets on an instance; one more closes with 1013 (try again
-  later).
+  case. Without a valid token of a live session the socket closes with 4403 (with no database to
+  ask, 1013: try again later); without `connection_init` within 10 s, with 4408 (Strawberry's).
+  A user holds at most `GRAPHQL_MAX_SOCKETS_PER_USER` sockets on an instance; one more closes with
+  1013 too.
 - When the socket's session ends or its access token expires, the broker closes it with 4401.
 - Only subscriptions run over a socket, at most `SUBSCRIPTIONS_PER_SOCKET` at once (one more is an
   `error` for its id); queries and mutations go over HTTP, where the throttles, persisted queries
@@ -40,7 +40,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 
 from app.broker import TooManySockets
-from app.errors import ServiceError
+from app.errors import ServiceError, Unavailable
 from resolvers.context import Context
 
 SUBSCRIPTIONS_PER_SOCKET = 10
@@ -62,18 +62,31 @@ def _authorization(params: dict[str, object]) -> str | None:
     return None
 
 
+class TryAgainLater(Exception):
+    """Closes the socket with 1013: the client may reconnect later (graphql-ws retries it)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 async def connect(context: Context) -> None:
     """`connection_init`: authenticate the socket and register it with the broker."""
     context.authorize(_authorization(context.connection_params))
     try:
         viewer = await context.claims()
-    except ServiceError:  # no valid token, an ended session, or no database to ask
+    except Unavailable as error:  # no database to ask: not the client's fault
+        raise TryAgainLater(error.message) from None
+    except ServiceError:  # no valid token, or its session has ended
         raise ConnectionRejectionError from None
     assert context.websocket is not None  # `get_context` keeps a socket's
     assert viewer.session_id is not None  # every access token names its session
-    context.socket = context.runtime.broker.connect(
-        viewer.user_id, viewer.session_id, viewer.expires_at, context.websocket.close
-    )
+    try:
+        context.socket = context.runtime.broker.connect(
+            viewer.user_id, viewer.session_id, viewer.expires_at, context.websocket.close
+        )
+    except TooManySockets:
+        raise TryAgainLater(TOO_MANY_SOCKETS) from None
 
 
 class LiveSocketAdapter(ASGIWebSocketAdapter):
@@ -149,8 +162,8 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         try:
             await super().handle_connection_init(message)
-        except TooManySockets:
-            await self.websocket.close(code=1013, reason=TOO_MANY_SOCKETS)
+        except TryAgainLater as refused:
+            await self.websocket.close(code=1013, reason=refused.reason)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if self.connection_acknowledged and not _is_subscription(message):

@@ -8,8 +8,10 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 EVENTS = "subscription { taskEvents { kind taskId version at } }"
+PROTOCOLS = [Subprotocol("graphql-transport-ws")]
 
 
 class LiveSocket:
@@ -46,10 +48,26 @@ class LiveSocket:
                 assert time.monotonic() < deadline, "the subscription never started"
 
 
+def init_close_code(base_url: str, access_token: str) -> int | None:
+    """The code a server closes a socket with that sent `connection_init` with `access_token`
+    (None if it acknowledged instead)."""
+    with connect(_ws_url(base_url), subprotocols=PROTOCOLS, open_timeout=10) as ws:
+        init = {"authorization": f"Bearer {access_token}"}
+        ws.send(json.dumps({"type": "connection_init", "payload": init}))
+        try:
+            ws.recv(timeout=30)  # the acknowledgement
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+        return None
+
+
+def _ws_url(base_url: str) -> str:
+    return base_url.replace("http://", "ws://", 1) + "/graphql"
+
+
 @contextmanager
 def live_socket(base_url: str, access_token: str, query: str = EVENTS) -> Iterator[LiveSocket]:
-    url = base_url.replace("http://", "ws://", 1) + "/graphql"
-    with connect(url, subprotocols=["graphql-transport-ws"], open_timeout=10) as connection:  # type: ignore[list-item]
+    with connect(_ws_url(base_url), subprotocols=PROTOCOLS, open_timeout=10) as connection:
         init = {"authorization": f"Bearer {access_token}"}
         connection.send(json.dumps({"type": "connection_init", "payload": init}))
         assert json.loads(connection.recv(timeout=10)) == {"type": "connection_ack"}

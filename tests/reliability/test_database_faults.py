@@ -31,7 +31,7 @@ from tests.reliability.servers import (
     server_env,
     uvicorn_server,
 )
-from tests.reliability.sockets import live_socket
+from tests.reliability.sockets import init_close_code, live_socket
 from tests.support import Account
 
 BOUND = 10.0  # seconds: the longest any answer may take, outage or not
@@ -324,3 +324,14 @@ def test_live_events_resume_after_a_restart_and_sockets_are_told_to_refetch(
         socket.wait_until_live(lambda: _create_until_up(server, account))
         task_id = _create_until_up(server, account)
         assert socket.next_event()["taskId"] == task_id
+
+
+def test_a_socket_opened_while_the_database_is_down_is_told_to_try_again(
+    cluster: PrivatePostgres, server: Server
+) -> None:
+    account = register(server.url)
+    cluster.stop("fast")
+    try:
+        assert init_close_code(server.url, account.access_token) == 1013  # not 4403: retry
+    finally:
+        cluster.start()
