@@ -299,8 +299,23 @@ def _end_by_account_deletion(client: TestClient, account: Account) -> None:
     client.request("DELETE", "/api/auth/me", json={"password": PASSWORD}, headers=account.headers)
 
 
+def _end_by_replaying_a_refresh_token(client: TestClient, account: Account) -> None:
+    rotated = client.post("/api/auth/refresh", json={"refresh_token": account.refresh_token})
+    successor = rotated.json()["refresh_token"]
+    client.post("/api/auth/refresh", json={"refresh_token": successor})  # the successor is used
+    replay = client.post("/api/auth/refresh", json={"refresh_token": account.refresh_token})
+    assert replay.status_code == 401  # taken as theft: the session ends
+
+
 @pytest.mark.parametrize(
-    "end", [_end_by_logout, _end_by_revocation, _end_by_password_change, _end_by_account_deletion]
+    "end",
+    [
+        _end_by_logout,
+        _end_by_revocation,
+        _end_by_password_change,
+        _end_by_account_deletion,
+        _end_by_replaying_a_refresh_token,
+    ],
 )
 def test_the_end_of_its_session_closes_a_socket_4401(
     client: TestClient, alice: Account, end: Callable[[TestClient, Account], None]

@@ -31,6 +31,7 @@ from app.services.sessions import (
     end_all_sessions,
     end_other_sessions,
     end_session_of_token,
+    end_stolen_session,
     require_session,
     session_live,
 )
@@ -123,7 +124,21 @@ async def _logged_in(runtime: Runtime, client: Client, user: User) -> LoginResul
 
 async def refresh(*, runtime: Runtime, refresh_token: str) -> Tokens:
     """Rotate a refresh token: the old one is retired; replaying it ends its session."""
-    return await runtime.db.run(_rotate, settings=runtime.settings, refresh_token=refresh_token)
+    try:
+        return await runtime.db.run(_rotate, settings=runtime.settings, refresh_token=refresh_token)
+    except _Replayed as replayed:  # taken as theft
+        await runtime.db.read(end_stolen_session, session_id=replayed.session_id)
+        raise AuthError(INVALID_REFRESH_TOKEN) from None
+
+
+class _Replayed(Exception):
+    """A retired refresh token was replayed outside the grace: its session must end. It ends in
+    a statement of its own after the rotation's transaction (`end_stolen_session`), which
+    announces the end, so the session's live sockets close as on every other ending."""
+
+    def __init__(self, session_id: uuid.UUID) -> None:
+        super().__init__(session_id)
+        self.session_id = session_id
 
 
 async def logout(*, runtime: Runtime, viewer: TokenClaims, refresh_token: str) -> None:
@@ -305,8 +320,8 @@ def _answer_replay(
     session: Session, settings: Settings, token_id: uuid.UUID, now: datetime
 ) -> Tokens:
     """A refresh token of a live session that could not be retired: answer its successor within
-    the grace, or treat the replay as theft and end the session. Raises `AuthError` unless it
-    answers."""
+    the grace, or treat the replay as theft: `_Replayed`, and `refresh` ends the session.
+    Raises `AuthError` when there is nothing to answer or end."""
     record = session.get(RefreshToken, token_id)
     if record is None or record.revoked_at is None:  # expired: nothing to end
         session.rollback()
@@ -330,11 +345,8 @@ def _answer_replay(
         refresh_token = encode_claims(again, key=settings.signing_key)
         session.rollback()
         return Tokens(access_token=access_token, refresh_token=refresh_token, expires_in=expires_in)
-    session.exec(
-        update(LoginSession).where(col(LoginSession.id) == record.family_id).values(ended_at=now)
-    )
-    session.commit()
-    raise AuthError(INVALID_REFRESH_TOKEN)
+    session.rollback()
+    raise _Replayed(record.family_id)
 
 
 def _log_out(

@@ -142,6 +142,19 @@ def end_all_sessions(runner: Runner, viewer: TokenClaims) -> None:
         raise AuthError(SESSION_ENDED)
 
 
+_END_STOLEN_SESSION = (
+    update(_sessions)
+    .where(_sessions.c.id == bindparam("target_id"), _sessions.c.ended_at.is_(None))
+    .values(ended_at=_now)
+    .returning(_sessions.c.id, _ENDED)
+)
+
+
+def end_stolen_session(runner: Runner, /, *, session_id: uuid.UUID) -> None:
+    """End the session whose retired refresh token was replayed (app/services/accounts.py)."""
+    runner.all(_END_STOLEN_SESSION, {"target_id": session_id, "now": utcnow()})
+
+
 def _chain_of_token(owner: str) -> ScalarSelect[uuid.UUID]:
     """The chain (so the session id) of the refresh token `:token_id`, if it is `:<owner>`'s."""
     return (
