@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve migrate test bench soak lint format clean
+.PHONY: install run serve migrate test bench soak lint format clean docs-assets
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,9 +42,21 @@ AUDIT_MODULES := tests/graphql_http/node_modules/.package-lock.json
 $(AUDIT_MODULES): tests/graphql_http/package-lock.json
 	cd tests/graphql_http && npm ci --no-audit --no-fund --silent
 
+# The browser test of the documentation pages (tests/reliability/test_docs_in_browser.py) drives
+# Debian's chromium with playwright-core, installed the same way; no browser is downloaded.
+BROWSER_MODULES := tests/browser/node_modules/.package-lock.json
+$(BROWSER_MODULES): tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --silent
+
 test: install
-	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory $(AUDIT_MODULES); fi
+	@if command -v npm >/dev/null; then \
+		$(MAKE) --no-print-directory $(AUDIT_MODULES) $(BROWSER_MODULES); fi
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90
+
+# The documentation pages' bundles, app/static/docs/vendor (committed): `npm ci` from
+# docs_assets/package-lock.json, then the files the pages load (see docs_assets/vendor.py).
+docs-assets:
+	$(PYTHON) docs_assets/vendor.py
 
 # Load benchmark against the peers in ../shared/peers and PostGraphile 4 (see bench/README.md).
 bench: install

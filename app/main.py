@@ -17,6 +17,7 @@ from fastapi.telemetry import TelemetryConfig
 from app.api.error_handlers import install_error_handlers
 from app.api.openapi import install_openapi
 from app.api.routes import auth, health, tasks, trash
+from app.docs import install_docs
 from app.listener import listen
 from app.middleware import ApiHeadersMiddleware, BodyLimitMiddleware, QueryStringMiddleware
 from app.retention import purge_trash_periodically
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
         openapi_url="/openapi.json" if settings.api_docs_enabled else None,
+        docs_url=None,  # Swagger UI and ReDoc come from app.docs, with no CDN
+        redoc_url=None,
         # No slash redirects: Starlette builds their Location from the Host header, which would
         # send a client to whatever host a request names. A clear 404 is better.
         redirect_slashes=False,
@@ -68,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (health.router, auth.router, tasks.router, trash.router):
         app.include_router(router, prefix="/api")
     app.include_router(TodoGraphQLRouter(settings))
+    install_docs(app, settings)
 
     install_error_handlers(app)
     install_openapi(app)

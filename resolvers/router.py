@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from fastapi import Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.websockets import WebSocket
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -16,6 +16,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.execution import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
+from app.docs import documentation_page
 from app.settings import Settings
 from resolvers import live
 from resolvers.context import Context, get_context
@@ -75,6 +76,11 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         return "extensions" not in request.query_params and super().should_render_graphql_ide(
             request
         )
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """GraphiQL from this service's own files, under the documentation pages' CSP, instead of
+        Strawberry's page (public CDNs and an inline script)."""
+        return documentation_page(request, "graphiql")
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
