@@ -138,9 +138,14 @@ class Broker:
 
     def _close(self, socket: Socket, code: int, reason: str) -> None:
         self.disconnect(socket)
-        task = asyncio.get_running_loop().create_task(socket.close(code, reason))
+        task = asyncio.get_running_loop().create_task(_close(socket, code, reason))
         self._background.add(task)  # held until done: the loop keeps only weak references
         task.add_done_callback(self._background.discard)
+
+
+async def _close(socket: Socket, code: int, reason: str) -> None:
+    with contextlib.suppress(RuntimeError):  # the client closed it first: nothing to do
+        await socket.close(code, reason)
 
 
 class SubscriberBehind(Exception):
@@ -151,8 +156,8 @@ class SubscriberBehind(Exception):
 class Subscription:
     """One subscriber's events, in order; iterate it to wait for them."""
 
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[TaskEvent] = asyncio.Queue(QUEUE_LIMIT)
+    def __init__(self, limit: int = QUEUE_LIMIT) -> None:
+        self._queue: asyncio.Queue[TaskEvent] = asyncio.Queue(limit)
         self._behind = False
 
     def put(self, event: TaskEvent) -> None:
