@@ -34,7 +34,7 @@ HTTP ?= h11
 serve: migrate
 	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) \
 		--workers $(WORKERS) --no-access-log --proxy-headers --timeout-keep-alive 75 \
-		--http $(HTTP) --h11-max-incomplete-event-size 16384
+		--http $(HTTP) --h11-max-incomplete-event-size 16384 --ws-max-size 1048576
 
 # The Node clients of tests/reliability/test_graphql_over_http.py (the GraphQL-over-HTTP audit,
 # Apollo Client) are installed from their lockfile when npm is there; without Node they skip.

@@ -132,11 +132,11 @@ def _well_formed(message: Message) -> bool:
     )
 
 
-def _is_subscription(message: SubscribeMessage) -> bool:
-    """False for a query or mutation; True also for what does not parse, which Strawberry then
-    answers as the protocol says (closing with 4400)."""
+def _is_subscription(message: SubscribeMessage, max_tokens: int) -> bool:
+    """False for a query or mutation; True also for what does not parse within `max_tokens`,
+    which Strawberry then answers as for any operation (its own limits apply)."""
     try:
-        document = parse(message["payload"]["query"])
+        document = parse(message["payload"]["query"], max_tokens=max_tokens)
     except GraphQLSyntaxError:
         return True
     operation = get_operation_ast(document, message["payload"].get("operationName"))
@@ -166,7 +166,8 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self.websocket.close(code=1013, reason=refused.reason)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
-        if self.connection_acknowledged and not _is_subscription(message):
+        max_tokens = self.context.runtime.settings.graphql_max_tokens
+        if self.connection_acknowledged and not _is_subscription(message, max_tokens):
             error = GraphQLError(ONLY_SUBSCRIPTIONS)
             await self.send_message(
                 {"id": message["id"], "type": "error", "payload": [error.formatted]}

@@ -409,3 +409,16 @@ def test_a_binary_frame_closes_4400(client: TestClient, alice: Account) -> None:
     with subscribed(client, alice, subscriptions=0) as ws:
         ws.send_bytes(b'{"type": "ping"}')
         assert close_code(ws) == 4400
+
+
+def test_a_subscription_past_the_token_limit_is_an_error_for_its_id(
+    client: TestClient, alice: Account
+) -> None:
+    huge = "subscription { taskEvents { " + "taskId " * 3000 + "} }"
+    with subscribed(client, alice, subscriptions=0) as ws:
+        ws.send_json({"type": "subscribe", "id": "big", "payload": {"query": huge}})
+        answer = ws.receive_json()
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json() == {"type": "pong"}  # the socket is still open
+    assert (answer["id"], answer["type"]) == ("big", "error")
+    assert "token" in answer["payload"][0]["message"].lower()
