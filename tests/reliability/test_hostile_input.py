@@ -293,11 +293,13 @@ def test_a_scalar_graphql_body_is_400_and_the_connection_stays_usable(
     assert "Traceback" not in live_server.log_text()
 
 
-def test_a_websocket_upgrade_of_graphql_is_refused_with_403(live_server: Server) -> None:
+def test_a_websocket_upgrade_with_the_legacy_protocol_is_refused_with_403(
+    live_server: Server,
+) -> None:
     upgrade = (
         b"GET /graphql HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-        b"Sec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+        b"Sec-WebSocket-Protocol: graphql-ws\r\n\r\n"
     )
     with socket.create_connection((HOST, live_server.port), timeout=10) as raw:
         raw.sendall(upgrade)
