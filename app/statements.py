@@ -150,8 +150,7 @@ class Runner:
         with self._broker.ordering:
             with self._transaction():
                 yield
-            self._broker.publish(self._announced)
-            self._announced.clear()
+            self._publish(self._broker)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -188,8 +187,7 @@ class Runner:
             return self._announcing(self._run(prepared, parameters))
         with self._broker.ordering:
             rows = self._announcing(self._run(prepared, parameters))
-            self._broker.publish(self._announced)
-            self._announced.clear()
+            self._publish(self._broker)
             return rows
 
     def _announcing(self, rows: list[Row]) -> list[Row]:
@@ -197,6 +195,11 @@ class Runner:
         if self._broker is not None:
             self._announced.extend(row[-1] for row in rows)
         return [row[:-1] for row in rows]
+
+    def _publish(self, broker: Broker) -> None:
+        """Hand the committed writes' payloads to `broker` (under `broker.ordering`)."""
+        broker.publish(self._announced)
+        self._announced.clear()
 
     def _run(self, prepared: Prepared, parameters: dict[str, Any] | tuple[Any, ...]) -> list[Row]:
         try:
