@@ -62,11 +62,6 @@ class Broker:
         """Deliver on `loop` from now on (the app's lifespan calls it)."""
         self._loop = loop
 
-    @property
-    def sockets(self) -> int:
-        """Sockets open on this instance (the bench prints it)."""
-        return sum(map(len, self._sockets.values()))
-
     def subscriptions_of(self, user_id: uuid.UUID) -> int:
         return len(self._subscriptions.get(user_id, ()))
 
@@ -77,7 +72,11 @@ class Broker:
             self._loop.call_soon_threadsafe(self.deliver, payloads)
 
     def deliver(self, payloads: Iterable[str]) -> None:
-        """Hand `announce` payloads to their subscribers and sockets; on the loop only."""
+        """Hand `announce` payloads to their subscribers and sockets; on the loop only. An
+        instance with neither (serving REST alone) receives every event too: it skips them
+        unread."""
+        if not self._subscriptions and not self._sockets:
+            return
         for payload in payloads:
             event = parse(payload)
             if isinstance(event, SessionEnded):

@@ -55,8 +55,8 @@ class TaskEvent:
 
 @dataclass(frozen=True, slots=True)
 class SessionEnded:
-    """A session ended (logout, revocation, password change, account deletion): its sockets
-    close."""
+    """A session ended (logout, revocation, password change, account deletion, a replayed
+    refresh token): its sockets close."""
 
     user_id: uuid.UUID
     session_id: uuid.UUID
