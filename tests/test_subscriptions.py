@@ -339,8 +339,10 @@ def test_the_expiry_of_its_access_token_closes_a_socket_4401(
     app: FastAPI = client.app  # type: ignore[assignment]
     settings: Settings = app.state.runtime.settings
     claims = _claims(settings, alice)
+    # Three seconds: a JWT's `exp` is whole seconds, so the token lives at least two, enough for
+    # connection_init to find it valid on a loaded machine.
     short = encode_claims(
-        replace(claims, expires_at=utcnow() + timedelta(seconds=1)), key=settings.signing_key
+        replace(claims, expires_at=utcnow() + timedelta(seconds=3)), key=settings.signing_key
     )
     with connected(client, short) as ws:
         assert ws.receive_json() == {"type": "connection_ack"}

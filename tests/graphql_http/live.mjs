@@ -29,7 +29,8 @@ const apollo = new ApolloClient({
 });
 
 const events = [];
-let wake = () => {};
+const idle = () => {};
+let wake = idle; // set only while nextEvent waits: an event that comes between waits is queued
 apollo.subscribe({ query: gql`subscription { taskEvents { kind taskId version } }` }).subscribe({
   next: ({ data }) => {
     events.push(data.taskEvents);
@@ -39,8 +40,12 @@ apollo.subscribe({ query: gql`subscription { taskEvents { kind taskId version } 
 });
 const nextEvent = (ms) =>
   new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(null), ms);
+    const timer = setTimeout(() => {
+      wake = idle;
+      resolve(null);
+    }, ms);
     wake = () => {
+      wake = idle;
       clearTimeout(timer);
       resolve(events.shift());
     };
