@@ -3,11 +3,10 @@
 Every system runs at once on a database of its own (see bench/peers.py); each scenario is measured
 `--runs` times, interleaved, and the table shows medians, the ratio each target names, its
 verdict, the server's CPU per request (from /proc, steadier than req/s on a shared machine), and
-the PostgreSQL connections the system opened during the measured interval. See bench/README.md.
+the PostgreSQL connections the system opened after its first run. See bench/README.md.
 """
 
 import argparse
-import asyncio
 import contextlib
 import functools
 import os
@@ -18,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,8 +29,8 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from bench import live, peers, scenarios, wrk
-from bench.peers import System
 from bench.scenarios import Scenario
+from tests.reliability.servers import Server, uvicorn_server
 
 BCRYPT_ROUNDS = 12
 
@@ -45,7 +45,7 @@ class Measured:
     new_connections: int  # PostgreSQL sessions opened during the run
 
 
-Table = dict[tuple[str, str], Measured]  # (scenario, system): the medians
+Table = dict[tuple[str, str], Measured]  # (scenario, system): the summary of its runs
 log = functools.partial(print, flush=True)
 
 
@@ -83,29 +83,24 @@ class Bench:
     workdir: Path  # wrk's scripts, the servers' logs
     admin: sa.Engine
 
-    def measure(self, scenario: Scenario, system: System) -> Measured:
+    def measure(self, scenario: Scenario, system: Server) -> Measured:
         if self.args.warmup:
             self.load(scenario, system, self.args.warmup)
-        cpu, opened = cpu_seconds(system.pid), sessions(self.admin, system.database_url)
+        cpu, opened = cpu_seconds(system.process.pid), sessions(self.admin, system.database_url)
         result = self.load(scenario, system, self.args.duration)
-        cpu = cpu_seconds(system.pid) - cpu
+        cpu = cpu_seconds(system.process.pid) - cpu
         opened = sessions(self.admin, system.database_url) - opened
         if scenario.writes:
             analyze(system.database_url)
-        per_request = 1000 * cpu / max(result.requests, 1)
-        return Measured(
-            result.rps, result.p50_ms, result.p99_ms, result.errors, per_request, opened
-        )
+        cpu_ms = 1000 * cpu / max(result.requests, 1)
+        return Measured(result.rps, result.p50_ms, result.p99_ms, result.errors, cpu_ms, opened)
 
-    def load(self, scenario: Scenario, system: System, seconds: float) -> wrk.Result:
-        main = wrk.start(
-            system.url,
-            scenario.request,
-            self.workdir,
-            seconds=seconds,
-            connections=self.args.connections,
-            threads=2,
-        )
+    def start(self, scenario: Scenario, system: Server, seconds: float) -> "subprocess.Popen[str]":
+        return wrk.start(system.url, scenario.request, self.workdir, seconds=seconds,
+                         connections=self.args.connections, threads=2)  # fmt: skip
+
+    def load(self, scenario: Scenario, system: Server, seconds: float) -> wrk.Result:
+        main = self.start(scenario, system, seconds)
         storm = scenario.storm and wrk.start(
             system.url, scenario.storm, self.workdir, seconds=seconds, connections=32, threads=1
         )
@@ -118,57 +113,9 @@ class Bench:
 
 
 def seconds_per_hash() -> float:
-    def once() -> float:
-        started = time.perf_counter()
-        bcrypt.hashpw(scenarios.PASSWORD.encode(), bcrypt.gensalt(BCRYPT_ROUNDS))
-        return time.perf_counter() - started
-
-    return statistics.median(once() for _ in range(3))
-
-
-def seed(system: System) -> list[Scenario]:
-    """Accounts and tasks through the system's own API, and the scenarios they serve."""
-    with httpx.Client(base_url=system.url, timeout=60) as client:
-        lister, creator = scenarios.account(client, "lister"), scenarios.account(client, "creator")
-        scenarios.seed_list(client, lister, system.database_url)
-        found = scenarios.rest(system.name, lister, creator)
-        if system.name.endswith("-2w"):
-            found = found[:1]  # rest_list, to compare with one worker's
-        elif system.name == "service":
-            tagger = scenarios.account(client, "tagger")
-            scenarios.seed_list(client, tagger, system.database_url, tags=scenarios.TAGS)
-            deep, login = scenarios.account(client, "deep"), scenarios.account(client, "login")
-            scenarios.seed_deep(deep, system.database_url)
-            cursors = [
-                scenarios.deep_cursor(client, deep, query)
-                for query in (scenarios.GQL_PAGE, scenarios.GQL_DUE_PAGE)
-            ]
-            by_hash = scenarios.persisted(client, lister, scenarios.GQL_LIST)
-            found += scenarios.service(lister, tagger, deep, login, cursors, by_hash)
-            found += scenarios.postgraphile(lister)
-    analyze(system.database_url)
-    return found
-
-
-WATCHERS = 24  # users whose 20 sockets each B holds during the live-events run
-
-
-def live_events(bench: Bench, service: System, create: Scenario, secret: str) -> live.LiveResult:
-    """bench/live.py: a second instance holds the sockets while `rest_create` loads the first."""
-    with (
-        peers.second_instance(service, bench.workdir, secret) as other,
-        httpx.Client(base_url=service.url, timeout=60) as client,
-    ):
-        probe = scenarios.account(client, "probe").bearer
-        watchers = [scenarios.account(client, f"watcher{i}").bearer for i in range(WATCHERS)]
-
-        def start_load() -> "subprocess.Popen[str]":
-            return wrk.start(
-                service.url, create.request, bench.workdir, seconds=bench.args.duration,
-                connections=bench.args.connections, threads=2,
-            )  # fmt: skip
-
-        return asyncio.run(live.measure(service.url, other.url, probe, watchers, start_load))
+    """A bcrypt hash at the service's cost, in this process: the login target's bound."""
+    hash_once = functools.partial(bcrypt.hashpw, b"password", bcrypt.gensalt(BCRYPT_ROUNDS))
+    return statistics.median(timeit.repeat(hash_once, number=1, repeat=3))
 
 
 def targets(table: Table, per_hash: float) -> list[tuple[str, float | None, bool]]:
@@ -207,27 +154,24 @@ def targets(table: Table, per_hash: float) -> list[tuple[str, float | None, bool
     ]
 
 
-def report(
-    table: Table, per_hash: float, runs: int, steady_opened: int, events: live.LiveResult | None
-) -> bool:
+def report(table: Table, per_hash: float, runs: int, events: live.Result | None) -> bool:
     log(f"\n{'scenario':<17} {'system':<13} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'errors':>6} {'CPU ms/req':>10} {'new conns':>9}")  # fmt: skip
     for (name, system), m in table.items():
         log(f"{name:<17} {system:<13} {m.rps:8.1f} {m.p50_ms:8.1f} {m.p99_ms:8.1f} "
             f"{m.errors:6d} {m.cpu_ms:10.2f} {m.new_connections:9d}")  # fmt: skip
-    log(f"(medians of {runs} run(s); CPU of the server's processes over the measured interval)\n")
+    log(f"(medians of {runs} run(s), errors of all, new connections after run 1; CPU of the "
+        "server's processes over the measured interval)\n")  # fmt: skip
     errors = sum(m.errors for m in table.values())
-    verdicts = [*targets(table, per_hash)]
+    steady = sum(m.new_connections for (_, system), m in table.items() if "service" in system)
+    verdicts = targets(table, per_hash)
     if events is not None:
-        under = wrk.finish(events.load, 0)
-        log(f"live events: {events.events} of {events.probes} probe events arrived, p50 "
-            f"{events.p50_ms:.1f} ms, p99 {events.p99_ms:.1f} ms on instance B, while rest_create "
-            f"ran {under.rps:.1f} req/s on A; B's one worker held {events.sockets} sockets\n")  # fmt: skip
-        verdicts.append(("event p99 on instance B under rest_create <= 100 ms",
-                         events.p99_ms, events.p99_ms <= 100 and events.events == events.probes))  # fmt: skip
+        log(events.summary() + "\n")
+        verdicts.append(("event p99 on instance B under rest_create <= 100 ms", events.p99_ms,
+                         events.p99_ms <= 100 and events.events == events.probes))  # fmt: skip
     verdicts += [
         ("zero errors in every scenario", errors, errors == 0),
-        ("service opens no connection after run 1 (steady)", steady_opened, steady_opened == 0),
+        ("service opens no connection after run 1 (steady)", steady, steady == 0),
     ]
     for text, value, held in verdicts:
         shown = (
@@ -237,23 +181,21 @@ def report(
     return all(held for _, value, held in verdicts if value is not None)
 
 
-def median(values: list[Measured]) -> Measured:
+def summary(runs: list[Measured]) -> Measured:
+    """Medians of the runs, but the errors of all of them and the connections opened after the
+    first (in run 1 the pool may still be filling)."""
+
     def mid(pick: Callable[[Measured], float]) -> float:
-        return statistics.median(pick(value) for value in values)
+        return statistics.median(pick(value) for value in runs)
 
     return Measured(
         mid(lambda m: m.rps), mid(lambda m: m.p50_ms), mid(lambda m: m.p99_ms),
-        sum(m.errors for m in values), mid(lambda m: m.cpu_ms),
-        sum(m.new_connections for m in values),
+        sum(m.errors for m in runs), mid(lambda m: m.cpu_ms),
+        sum(m.new_connections for m in runs[1:]),
     )  # fmt: skip
 
 
-def opened_after_first(values: list[Measured]) -> int:
-    """Connections opened in runs 2 and later: in run 1 the pool may still be filling."""
-    return sum(m.new_connections for m in values[1:])
-
-
-def answered(scenario: Scenario, system: System) -> bool:
+def answered(scenario: Scenario, system: Server) -> bool:
     """Whether the scenario's request, sent once, gets the answer its check expects."""
     request = scenario.request
     with httpx.Client(base_url=system.url, timeout=60) as client:
@@ -261,9 +203,34 @@ def answered(scenario: Scenario, system: System) -> bool:
             request.method, request.path, headers=dict(request.headers), content=request.body
         )
     if not (passed := scenario.check(answer)):
-        log(f"  {scenario.name} on {system.name}: its check failed, not run: "
+        log(f"  {scenario.name} on {scenario.system}: its check failed, not run: "
             f"{answer.status_code} {answer.text[:200]}")  # fmt: skip
     return passed
+
+
+def start_systems(
+    stack: contextlib.ExitStack, args: argparse.Namespace, workdir: Path, secret: str
+) -> tuple[dict[str, Server], list[Scenario]]:
+    """Every system, seeded, and the scenarios each serves that were asked for and answer."""
+    systems, every = {}, []
+    for name, workers in [*((name, 1) for name in peers.APPS), ("service", 2), ("floor", 2)]:
+        label = name if workers == 1 else f"{name}-{workers}w"  # two workers: rest_list only
+        rounds = BCRYPT_ROUNDS if workers == 1 else 4
+        system = peers.uvicorn_system(name, args.admin_url, workdir, secret, rounds, workers)
+        systems[label] = server = stack.enter_context(system)
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            every += scenarios.seed(client, label, server.database_url)
+        analyze(server.database_url)
+    if graphile := peers.postgraphile(systems["service"].database_url, workdir):
+        systems["postgraphile"] = stack.enter_context(graphile)
+    chosen = [
+        scenario
+        for scenario in every
+        if scenario.system in systems
+        and scenario.name in (args.only or [scenario.name])
+        and answered(scenario, systems[scenario.system])
+    ]
+    return systems, chosen
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -273,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load not measured")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--drain", type=float, default=8.0, help="seconds after a login storm")
-    parser.add_argument("--only", nargs="*", help="scenario names to run")
+    parser.add_argument("--only", nargs="*", help="scenario names to run (and live_events)")
     parser.add_argument(
         "--admin-url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
     )
@@ -292,30 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         contextlib.ExitStack() as stack,
     ):
         bench = Bench(args, Path(workdir), admin)
-        systems = {
-            name: stack.enter_context(
-                peers.uvicorn_system(name, args.admin_url, bench.workdir, secret, BCRYPT_ROUNDS)
-            )
-            for name in peers.APPS
-        }
-        for name in ("service", "floor"):  # the same app with two workers: rest_list only
-            systems[f"{name}-2w"] = stack.enter_context(
-                peers.uvicorn_system(name, args.admin_url, bench.workdir, secret, 4, workers=2)
-            )
-        log("seeding through each system's API")
-        every = [scenario for system in systems.values() for scenario in seed(system)]
-        if (binary := peers.ensure_postgraphile()) is not None:
-            database = systems["service"].database_url
-            systems["postgraphile"] = stack.enter_context(
-                peers.postgraphile(binary, database, bench.workdir)
-            )
-        chosen = [
-            scenario
-            for scenario in every
-            if scenario.system in systems
-            and scenario.name in (args.only or [scenario.name])
-            and answered(scenario, systems[scenario.system])
-        ]
+        log("starting and seeding each system through its own API")
+        systems, chosen = start_systems(stack, args, bench.workdir, secret)
         for run in range(1, args.runs + 1):
             for scenario in chosen:
                 measured = bench.measure(scenario, systems[scenario.system])
@@ -326,15 +271,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         events = None
         if create is not None and "live_events" in (args.only or ["live_events"]):
             log("live events: a second instance on the service's database")
-            events = live_events(bench, systems["service"], create, secret)
+            service = systems["service"]
+            env = peers.environment(service.database_url, secret, 4)
+            with uvicorn_server(env, bench.workdir) as other:
+                load = functools.partial(bench.start, create, service, args.duration)
+                events = live.measure(service.url, other.url, load)
         stack.close()
-        table = {key: median(values) for key, values in runs.items()}
-        steady = sum(
-            opened_after_first(values)
-            for (_, system), values in runs.items()
-            if system.startswith("service")
-        )
-        passed = report(table, per_hash, args.runs, steady, events)
+        table = {key: summary(values) for key, values in runs.items()}
+        passed = report(table, per_hash, args.runs, events)
     admin.dispose()
     return 0 if passed else 1
 

@@ -2,9 +2,9 @@
 `rest_create` runs at full load on the first, and how many sockets one worker holds meanwhile.
 
 Instance B (one worker, the service's database) holds 20 sockets (the per-user limit) for each of
-several users, and one probe's. Its listener receives every write's event (those of `rest_create`
+WATCHERS users, and one probe's. Its listener receives every write's event (those of `rest_create`
 too) and hands each to the sockets of its user. A probe task is created on instance A every
-`PROBE_INTERVAL` during the load; an event's lateness is its arrival at the probe minus its `at`
+PROBE_INTERVAL during the load; an event's lateness is its arrival at the probe minus its `at`
 (the time the service stamped the write with: same machine, same clock).
 """
 
@@ -21,24 +21,43 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-SOCKETS_PER_USER = 20
+from bench import wrk
+from bench.scenarios import account
+
+WATCHERS, SOCKETS_PER_USER = 24, 20
 PROBE_INTERVAL = 0.05
 EVENTS = "subscription { taskEvents { taskId at } }"
-PROTOCOLS = [Subprotocol("graphql-transport-ws")]
+Load = Callable[[], "subprocess.Popen[str]"]
 
 
 @dataclass
-class LiveResult:
-    p50_ms: float
+class Result:
+    p50_ms: float  # of the probe events that arrived
     p99_ms: float
     events: int  # probe events that arrived
     probes: int  # probe tasks created
     sockets: int  # open on B at the end of the load
-    load: "subprocess.Popen[str]"  # the finished load, for its numbers
+    rps: float  # rest_create's on A meanwhile
+
+    def summary(self) -> str:
+        return (
+            f"live events: {self.events} of {self.probes} probe events arrived, p50 "
+            f"{self.p50_ms:.1f} ms, p99 {self.p99_ms:.1f} ms on instance B, while rest_create ran "
+            f"{self.rps:.1f} req/s on A; B's one worker held {self.sockets} sockets"
+        )
+
+
+def measure(a_url: str, b_url: str, start_load: Load) -> Result:
+    """Probe while `start_load()`'s process (the full load on A) runs."""
+    with httpx.Client(base_url=a_url, timeout=60) as client:
+        probe = account(client, "probe").bearer
+        watchers = [account(client, f"watcher{i}").bearer for i in range(WATCHERS)]
+    return asyncio.run(_measure(a_url, b_url.replace("http://", "ws://") + "/graphql",
+                                probe, watchers, start_load))  # fmt: skip
 
 
 async def _socket(url: str, bearer: dict[str, str]) -> ClientConnection:
-    socket = await connect(url, subprotocols=PROTOCOLS)
+    socket = await connect(url, subprotocols=[Subprotocol("graphql-transport-ws")])
     init = {"authorization": bearer["Authorization"]}
     await socket.send(json.dumps({"type": "connection_init", "payload": init}))
     assert json.loads(await socket.recv())["type"] == "connection_ack"
@@ -51,15 +70,9 @@ async def _drain(socket: ClientConnection) -> None:
         pass
 
 
-async def measure(
-    a_url: str,
-    b_url: str,
-    probe: dict[str, str],
-    watchers: list[dict[str, str]],
-    start_load: Callable[[], "subprocess.Popen[str]"],
-) -> LiveResult:
-    """Probe while `start_load()`'s process (the full load on A) runs."""
-    ws_url = b_url.replace("http://", "ws://") + "/graphql"
+async def _measure(
+    a_url: str, ws_url: str, probe: dict[str, str], watchers: list[dict[str, str]], load: Load
+) -> Result:
     sockets = [
         await _socket(ws_url, bearer) for bearer in watchers for _ in range(SOCKETS_PER_USER)
     ]
@@ -77,8 +90,8 @@ async def measure(
     created: list[int] = []
     async with httpx.AsyncClient(base_url=a_url, headers=probe, timeout=30) as client:
         await asyncio.sleep(1)  # the subscriptions start (the protocol acknowledges none)
-        load = start_load()
-        while load.poll() is None:
+        process = load()
+        while process.poll() is None:
             answer = await client.post("/api/tasks", json={"title": "probe"})
             created.append(answer.json()["id"])
             await asyncio.sleep(PROBE_INTERVAL)
@@ -88,12 +101,9 @@ async def measure(
         task.cancel()
     for socket in (probe_socket, *sockets):
         await socket.close()
-    late = sorted(lateness[task] for task in created if task in lateness)
-    return LiveResult(
-        p50_ms=statistics.median(late) if late else float("nan"),
-        p99_ms=late[min(len(late) - 1, int(len(late) * 0.99))] if late else float("nan"),
-        events=len(late),
-        probes=len(created),
-        sockets=held,
-        load=load,
+    late = sorted(lateness[task] for task in created if task in lateness) or [float("nan")]
+    p99 = late[min(len(late) - 1, int(len(late) * 0.99))]
+    events = sum(task in lateness for task in created)
+    return Result(
+        statistics.median(late), p99, events, len(created), held, wrk.finish(process, 0).rps
     )

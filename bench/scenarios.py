@@ -1,5 +1,5 @@
 """What the bench sends: the accounts and tasks it seeds through each system's own API, and one
-request per scenario, each checked once before it gets any load."""
+request per scenario, each checked once before it gets any load (see bench/README.md)."""
 
 import hashlib
 import urllib.parse
@@ -105,7 +105,11 @@ def seed_deep(deep: Account, database_url: str) -> None:
     ]  # fmt: skip
     write(database_url, sa.insert(_tasks), rows)
     write(database_url, sa.insert(_tags).values(user_id=deep.user_id, name="bulk", key="bulk"))
-    tagged = sa.select(_tasks.c.id, _tags.c.id).where(_tasks.c.user_id == deep.user_id)
+    tagged = (
+        sa.select(_tasks.c.id, _tags.c.id)
+        .join(_tags, _tags.c.user_id == _tasks.c.user_id)
+        .where(_tasks.c.user_id == deep.user_id)
+    )
     write(database_url, sa.insert(_task_tags).from_select(["task_id", "tag_id"], tagged))
 
 
@@ -154,15 +158,24 @@ def nodes(count: int, first_id: int | None = None) -> Callable[[Any], bool]:
     return test
 
 
-def rest(name: str, lister: Account, creator: Account) -> list[Scenario]:
-    """rest_list and rest_create, for any of the three uvicorn systems."""
-    listing = Request("GET", "/api/tasks", lister.bearer)
+def seed(client: httpx.Client, system: str, database_url: str) -> list[Scenario]:
+    """Accounts and tasks through `system`'s own API, and the scenarios they serve: rest_list and
+    rest_create on every uvicorn system (only rest_list with two workers, to compare with one
+    worker's), and the rest on the service, with PostGraphile's on the service's database."""
+    lister, creator = account(client, "lister"), account(client, "creator")
+    seed_list(client, lister, database_url)
     body = {"title": "bench task", "description": "created under load"}
-    create = post("/api/tasks", creator, body, graphql=False)
-    return [
-        Scenario("rest_list", name, listing, expect(200, lambda body: len(body) == LIST_TASKS)),
-        Scenario("rest_create", name, create, expect(201), writes=True),
-    ]
+    found = [
+        Scenario("rest_list", system, Request("GET", "/api/tasks", lister.bearer),
+                 expect(200, lambda answer: len(answer) == LIST_TASKS)),
+        Scenario("rest_create", system, post("/api/tasks", creator, body, graphql=False),
+                 expect(201), writes=True),
+    ]  # fmt: skip
+    if system.endswith("-2w"):
+        return found[:1]
+    if system == "service":
+        found += service(client, lister, database_url) + postgraphile(lister)
+    return found
 
 
 def persisted(client: httpx.Client, account: Account, query: str) -> Request:
@@ -175,41 +188,38 @@ def persisted(client: httpx.Client, account: Account, query: str) -> Request:
     return Request("GET", path, account.bearer)
 
 
-def service(
-    lister: Account,
-    tagger: Account,
-    deep: Account,
-    login: Account,
-    cursors: list[tuple[str, int]],
-    by_hash: Request,
-) -> list[Scenario]:
+def service(client: httpx.Client, lister: Account, database_url: str) -> list[Scenario]:
     """The service's GraphQL reads (one by the hash of a persisted query), its lists with tags,
     its paging from the top and from deep down (in the default order, and by due date with a tag
     filter), and logins."""
-    (after, next_id), (due_after, due_next_id) = cursors
+    tagger, deep, login = (account(client, label) for label in ("tagger", "deep", "login"))
+    seed_list(client, tagger, database_url, tags=TAGS)
+    seed_deep(deep, database_url)
+    after, next_id = deep_cursor(client, deep, GQL_PAGE)
+    due_after, due_next_id = deep_cursor(client, deep, GQL_DUE_PAGE)
     deep_page = post("/graphql", deep, {"query": GQL_PAGE, "variables": {"after": after}})
     due_page = post("/graphql", deep, {"query": GQL_DUE_PAGE})
     due_deep = post("/graphql", deep, {"query": GQL_DUE_PAGE, "variables": {"after": due_after}})
-    tagged = Request("GET", "/api/tasks", tagger.bearer)
-    gql_tagged = post("/graphql", tagger, {"query": GQL_LIST_TAGS})
     credentials = {"email": login.email, "password": PASSWORD}
     logins = post("/api/auth/login", login, credentials, graphql=False)
-    listing = Request("GET", "/api/tasks", lister.bearer)
     fifty = expect(200, nodes(50))
     with_tags = expect(200, lambda body: len(body) == LIST_TASKS and body[0]["tags"] == TAGS)
     return [
         Scenario("gql_list", "service", post("/graphql", lister, {"query": GQL_LIST}), fifty),
         Scenario("gql_batch", "service", post("/graphql", lister, GQL_BATCH), expect(200)),
-        Scenario("gql_list_by_hash", "service", by_hash, fifty),
+        Scenario("gql_list_by_hash", "service", persisted(client, lister, GQL_LIST), fifty),
         Scenario("first_page", "service", post("/graphql", deep, {"query": GQL_PAGE}), fifty),
         Scenario("deep_page", "service", deep_page, expect(200, nodes(50, next_id))),
-        Scenario("rest_list_tags", "service", tagged, with_tags),
-        Scenario("gql_list_tags", "service", gql_tagged, fifty),
+        Scenario("rest_list_tags", "service", Request("GET", "/api/tasks", tagger.bearer),
+                 with_tags),
+        Scenario("gql_list_tags", "service", post("/graphql", tagger, {"query": GQL_LIST_TAGS}),
+                 fifty),
         Scenario("due_first_page", "service", due_page, fifty),
         Scenario("due_deep_page", "service", due_deep, expect(200, nodes(50, due_next_id))),
         Scenario("login", "service", logins, expect(200), logins=True),
-        Scenario("list_under_login", "service", listing, expect(200), storm=logins, logins=True),
-    ]
+        Scenario("list_under_login", "service", Request("GET", "/api/tasks", lister.bearer),
+                 expect(200), storm=logins, logins=True),
+    ]  # fmt: skip
 
 
 def postgraphile(lister: Account) -> list[Scenario]:

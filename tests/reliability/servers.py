@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +61,7 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 @dataclass
 class Server:
-    """A uvicorn process serving the app; `log` holds its stdout and stderr."""
+    """A server process (uvicorn, or the bench's PostGraphile); `log` holds its output."""
 
     process: subprocess.Popen[bytes]
     port: int
@@ -128,7 +128,8 @@ def production_env(database_url: str, **overrides: str) -> dict[str, str]:
 
 
 def _wait_ready(server: Server, deadline: float) -> None:
-    """Until the server answers any HTTP status on /api/health (503 still means it is up)."""
+    """Until the server answers any HTTP status on /api/health (503, or PostGraphile's 404, still
+    means it is up)."""
     while time.monotonic() < deadline:
         if not server.alive():
             raise RuntimeError(f"server exited with {server.process.returncode}:\n{server.tail()}")
@@ -154,15 +155,10 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> Non
 
 
 @contextlib.contextmanager
-def uvicorn_server(
-    env: Mapping[str, str],
-    log_dir: Path,
-    *,
-    workers: int = 1,
-    options: Sequence[str] = (),
-    app: Sequence[str] = ("app.main:create_app", "--factory"),
+def serving(
+    command: Callable[[int], Sequence[str]], env: Mapping[str, str], log_dir: Path
 ) -> Iterator[Server]:
-    """Start uvicorn serving `app` (the service by default) on a free port in 8200-8299; stop it
+    """Start `command(port)` on a free port in 8200-8299 and wait until it answers HTTP; stop it
     on exit.
 
     The process gets its own process group (so `--workers` children go with it). A port lost to
@@ -170,26 +166,10 @@ def uvicorn_server(
     """
     for _attempt in range(3):
         port = free_port(SERVER_PORTS)
-        log = log_dir / f"uvicorn-{port}-{uuid.uuid4().hex[:6]}.log"
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            *app,
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--workers",
-            str(workers),
-            "--timeout-graceful-shutdown",
-            "3",
-            *options,
-        ]
+        log = log_dir / f"server-{port}-{uuid.uuid4().hex[:6]}.log"
         with log.open("wb") as output:
-            process = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
-                command,
+            process = subprocess.Popen(  # noqa: S603 (our own programs and arguments)
+                command(port),
                 cwd=ROOT,
                 env=dict(env),
                 stdout=output,
@@ -210,6 +190,26 @@ def uvicorn_server(
             stop_process(process)
         return
     raise RuntimeError("could not bind a server port in three attempts")
+
+
+def uvicorn_server(
+    env: Mapping[str, str],
+    log_dir: Path,
+    *,
+    workers: int = 1,
+    options: Sequence[str] = (),
+    app: Sequence[str] = ("app.main:create_app", "--factory"),
+) -> contextlib.AbstractContextManager[Server]:
+    """uvicorn serving `app` (the service by default), as `serving` starts and stops it."""
+
+    def command(port: int) -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", *app, "--host", HOST, "--port", str(port),
+            "--no-access-log", "--workers", str(workers), "--timeout-graceful-shutdown", "3",
+            *options,
+        ]  # fmt: skip
+
+    return serving(command, env, log_dir)
 
 
 def admin_url(url: str | None = None) -> str:
