@@ -1,19 +1,17 @@
-"""The engine, and what makes SQLite answer like PostgreSQL (`unicode_lower` among it)."""
+"""The engine, and what makes SQLite answer like PostgreSQL (the SQLite half of
+`app.unicode_lower` among it)."""
 
 import sqlite3
 from typing import Any
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql import functions
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlmodel import String
 
 from app.settings import Settings
 
 # The isolation level of a transaction on each database (their defaults).
 TRANSACTION_ISOLATION = {"postgresql": "READ COMMITTED", "sqlite": "SERIALIZABLE"}
+SQLITE_BUSY_SECONDS = 15
 
 
 def _json_dumps(value: Any) -> str:
@@ -30,7 +28,8 @@ def create_db_engine(settings: Settings, *, autocommit: bool = False) -> Engine:
     if settings.is_sqlite:
         engine = create_engine(
             settings.database_url,
-            connect_args={"check_same_thread": False, "timeout": 15},
+            # `timeout`: how long a statement waits for another connection's write lock.
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS},
             **isolation,
         )
         event.listen(engine, "connect", _configure_sqlite)
@@ -56,26 +55,8 @@ def _configure_sqlite(connection: sqlite3.Connection, _record: Any) -> None:
     """Runs on every new SQLite connection: foreign keys (off by default), and Unicode lower()."""
     connection.execute("PRAGMA foreign_keys = ON")
     connection.execute("PRAGMA journal_mode = WAL")
-    connection.execute("PRAGMA busy_timeout = 15000")
     connection.create_function("unicode_lower", 1, _lower, deterministic=True)
 
 
 def _lower(value: str | None) -> str | None:
     return value.lower() if value is not None else None
-
-
-class unicode_lower(functions.GenericFunction[str]):  # noqa: N801 (SQL function name)
-    """Full Unicode lower case, the same on both databases.
-
-    SQLite's lower() folds ASCII only and PostgreSQL's follows the database locale (ASCII only under
-    C.UTF-8), so SQLite gets Python's `str.lower` and PostgreSQL the ICU root collation; both apply
-    the full Unicode case mapping.
-    """
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(unicode_lower, "postgresql")
-def _lower_postgresql(element: unicode_lower, compiler: SQLCompiler, **kw: Any) -> str:
-    return f'lower(({compiler.process(element.clauses, **kw)}) COLLATE "und-x-icu")'

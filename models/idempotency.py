@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
 
+from models.text import SHA256_HEX_LENGTH
 from models.utc import UTCDateTime
 
 IDEMPOTENCY_KEY_MAX = 255
@@ -20,7 +21,9 @@ class IdempotencyKey(SQLModel, table=True):
 
     user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", primary_key=True)
     key: str = Field(max_length=IDEMPOTENCY_KEY_MAX, primary_key=True)
-    fingerprint: str = Field(max_length=64, description="SHA-256 of the request, in hex.")
+    fingerprint: str = Field(
+        max_length=SHA256_HEX_LENGTH, description="SHA-256 of the request, in hex."
+    )
     status_code: int
     body: dict[str, Any] = Field(sa_type=JSON, nullable=False)
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)

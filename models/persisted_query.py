@@ -4,9 +4,8 @@ from datetime import datetime
 
 from sqlmodel import Column, Field, SQLModel, Text
 
+from models.text import SHA256_HEX_LENGTH
 from models.utc import UTCDateTime, utcnow
-
-SHA256_HEX_LENGTH = 64
 
 
 class PersistedQuery(SQLModel, table=True):

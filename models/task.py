@@ -13,7 +13,16 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 from sqlmodel._compat import SQLModelConfig
 
-from models.text import DESCRIPTION_MAX, TITLE_MAX, Description, SearchText, TagName, Tags, Title
+from models.text import (
+    DESCRIPTION_MAX,
+    FILTER_VALUES_MAX,
+    TITLE_MAX,
+    Description,
+    SearchText,
+    TagName,
+    Tags,
+    Title,
+)
 from models.utc import UTCDateTime, UTCInstant, utcnow
 
 LISTING_INDEX = "ix_tasks_listing"
@@ -235,8 +244,8 @@ class Sort(SQLModel):
 class TaskFilter(SQLModel):
     completed: bool | None = None
     search: SearchText | None = None
-    priorities: list[Priority] | None = Field(default=None, max_length=20)
-    tags: list[TagName] | None = Field(default=None, max_length=20)
+    priorities: list[Priority] | None = Field(default=None, max_length=FILTER_VALUES_MAX)
+    tags: list[TagName] | None = Field(default=None, max_length=FILTER_VALUES_MAX)
     due_before: UTCInstant | None = None
     due_after: UTCInstant | None = None
     overdue: bool | None = None

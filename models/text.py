@@ -26,10 +26,14 @@ NAME_MAX = 255
 EMAIL_MAX = 254
 PASSWORD_MIN = 8
 PASSWORD_MAX_BYTES = 72  # bcrypt's limit
-PASSWORD_PATTERN = r"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d).{8,}$"  # noqa: S105 (a rule)
+# A lower-case letter, an upper-case letter, a digit and PASSWORD_MIN characters: the OpenAPI
+# pattern of the rule `Password` checks.
+PASSWORD_PATTERN = rf"^(?=.*[a-z])(?=.*[A-Z])(?=.*\d).{{{PASSWORD_MIN},}}$"
 SEARCH_MAX = 200
 TAG_MAX = 40
 TAGS_PER_TASK = 20
+FILTER_VALUES_MAX = 20  # in one filter's list (tags, priorities): bounds absurd input
+SHA256_HEX_LENGTH = 64
 TOKEN_MAX = 2048
 
 
@@ -258,15 +262,16 @@ def _distinct_tags(names: list[str]) -> list[str]:
     return [distinct[key] for key in sorted(distinct)]
 
 
+TAGS_DESCRIPTION = (
+    f"Tag names, 1..{TAG_MAX} characters each, compared case-insensitively; at most "
+    f"{TAGS_PER_TASK} distinct."
+)
 Tags = Annotated[
     list[TagName],
     AfterValidator(_distinct_tags),
     Field(
         max_length=10 * TAGS_PER_TASK,  # bounds the work on absurd input, before de-duplication
-        description=(
-            f"Tag names, 1..{TAG_MAX} characters each, compared case-insensitively; at most "
-            f"{TAGS_PER_TASK} distinct."
-        ),
+        description=TAGS_DESCRIPTION,
     ),
 ]
 SearchText = Annotated[

@@ -29,8 +29,9 @@ from strawberry.types.execution import PreExecutionError
 from app.database import Database
 from app.services.persisted_queries import find_document, store_document
 from app.settings import Settings
+from models.text import SHA256_HEX_LENGTH
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
+_SHA256 = re.compile(rf"[0-9a-f]{{{SHA256_HEX_LENGTH}}}")
 CACHED_DOCUMENTS = 1000
 # Anyone may register documents, so the store is bounded in size as well as in count: a longer
 # document still runs when sent in full, it is only not kept.

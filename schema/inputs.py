@@ -4,10 +4,8 @@ from datetime import datetime
 
 import strawberry
 
-from models.text import DESCRIPTION_MAX, TAG_MAX, TAGS_PER_TASK, TITLE_MAX
+from models.text import DESCRIPTION_MAX, TAGS_DESCRIPTION, TITLE_MAX
 from schema.enums import OrderDirection, Priority, TaskOrder
-
-TAGS = f"Tag names, 1..{TAG_MAX} characters, case-insensitive; at most {TAGS_PER_TASK}."
 
 
 @strawberry.input
@@ -37,7 +35,7 @@ class CreateTaskInput:
     )
     priority: Priority | None = Priority.NONE
     due_at: datetime | None = strawberry.field(default=None, description="With a time zone.")
-    tags: list[str] | None = strawberry.field(default=None, description=TAGS)
+    tags: list[str] | None = strawberry.field(default=None, description=TAGS_DESCRIPTION)
 
 
 @strawberry.input(
@@ -50,7 +48,9 @@ class UpdateTaskInput:
     completed: bool | None = strawberry.UNSET
     priority: Priority | None = strawberry.UNSET
     due_at: datetime | None = strawberry.UNSET
-    tags: list[str] | None = strawberry.field(default=strawberry.UNSET, description=TAGS)
+    tags: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, description=TAGS_DESCRIPTION
+    )
 
 
 @strawberry.input(name="TaskFilter")

@@ -6,6 +6,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
+from app.api.responses import INVALID_INPUT
+
 VALIDATION_BODY_REF = {"$ref": "#/components/schemas/ValidationErrorBody"}
 
 
@@ -17,7 +19,7 @@ def _replace_422(schema: dict[str, Any]) -> None:
                 responses.setdefault(
                     "400",
                     {
-                        "description": "Invalid input; `errors` names each field",
+                        "description": INVALID_INPUT,
                         "content": {"application/json": {"schema": VALIDATION_BODY_REF}},
                     },
                 )

@@ -10,9 +10,10 @@ from fastapi import Header, Response
 from models.responses import ErrorBody, ValidationErrorBody, VersionMismatchBody
 
 _INTEGER_HEADER = {"schema": {"type": "integer"}}
+INVALID_INPUT = "Invalid input; `errors` names each field"
 
 _DOCS: dict[int, dict[str, Any]] = {
-    400: {"model": ValidationErrorBody, "description": "Invalid input; `errors` names each field"},
+    400: {"model": ValidationErrorBody, "description": INVALID_INPUT},
     401: {
         "model": ErrorBody,
         "description": "Missing, invalid or expired credentials",

@@ -34,18 +34,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import UnaryExpression
 
-from app.engine import unicode_lower
 from app.errors import AuthError, FieldError, InvalidInput
 from app.security import TokenClaims
 from app.services.cursors import INVALID_CURSOR, Position, decode_cursor, encode_cursor
 from app.services.sessions import SESSION_ENDED, caller, require_session, session_live
 from app.statements import AnySelect, Runner
+from app.unicode_lower import unicode_lower
 from models.tag import Tag, TaskTag
 from models.task import TASK_FIELDS, Priority, PriorityRank, Sort, Task, TaskFilter, TaskOrder
 from models.text import tag_key
 from models.utc import UTCDateTime, utcnow
 
 MAX_PAGE_SIZE = 500
+DEFAULT_REST_PAGE_SIZE = 100  # `limit` of the REST lists; GraphQL's `first` has its own default
 
 TaskRow = dict[str, Any]  # a task as its owner sees it: the fields of `TaskBase` by name
 

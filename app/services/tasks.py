@@ -4,10 +4,10 @@ Every statement is narrowed to the owner, so no caller can forget whose tasks it
 A change is one statement (an INSERT, or an UPDATE ... RETURNING that is atomic by itself), except
 where tags are written too: then the statements run in one transaction.
 
-The doors pass the user id of a verified access token. Each service refuses a user who no longer
-exists (401), in the same statement where it can: the count carries `session_live()`, and the
-INSERT inserts only while the user exists. The others ask (`require_user`) only when they found
-nothing, to tell "no such task" (404) from "no such user".
+The doors pass the claims of a verified access token. Each service refuses a session that has
+ended (401), in the same statement where it can: the count carries `session_live()`, and the
+INSERT inserts only while the session is live. The others ask (`require_session`) only when they
+found nothing, to tell "no such task" (404) from "no such session".
 
 Versions: every change adds one to the task's `version`, in the statement that makes it. A write
 may name the versions it expects (`expected`, from `If-Match` or `expectedVersion`): the UPDATE
@@ -63,6 +63,11 @@ _mine = (_columns.id == bindparam("task_id"), _columns.user_id == bindparam("use
 _live = _columns.deleted_at.is_(None)
 
 
+def storable_id(task_id: int) -> bool:
+    """Whether `task_id` can name a task at all; any other id is "not found" without a query."""
+    return 1 <= task_id <= MAX_TASK_ID
+
+
 def announced(kind: TaskEventKind) -> announce:
     """The event of the task row a statement wrote, at its `updated_at` (a purge: `:now`)."""
     at = _now if kind is TaskEventKind.PURGED else _columns.updated_at
@@ -114,7 +119,7 @@ _GET = select(*PUBLIC_COLUMNS).where(*_mine, _live)
 def find_task(runner: Runner, viewer: TokenClaims, /, *, task_id: int) -> TaskRow | None:
     """The live task, if it exists and belongs to the user; `None` otherwise (alike)."""
     found = None
-    if 1 <= task_id <= MAX_TASK_ID:
+    if storable_id(task_id):
         found = runner.first(_GET, {"task_id": task_id, "user_id": viewer.user_id})
     if found is None:
         require_session(runner, viewer)
@@ -238,11 +243,11 @@ def _change(
     keys = {"task_id": task_id, "user_id": viewer.user_id, "now": now or utcnow()}
     keys |= {f"expected_{i}": version for i, version in enumerate(expected)}
     changed = None
-    if 1 <= task_id <= MAX_TASK_ID:
+    if storable_id(task_id):
         changed = runner.first(statement, {**values, **keys})
     if changed is not None:
         return task_row(changed)
-    if expected and 1 <= task_id <= MAX_TASK_ID:
+    if expected and storable_id(task_id):
         current = runner.scalar(_VERSION, keys)
         if current is not None:
             raise VersionMismatch(current)

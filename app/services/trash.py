@@ -23,7 +23,7 @@ from app.services.listing import (
     task_row,
 )
 from app.services.sessions import caller, require_session
-from app.services.tasks import MAX_TASK_ID, TASK_NOT_FOUND, announced, change_statement
+from app.services.tasks import TASK_NOT_FOUND, announced, change_statement, storable_id
 from app.statements import Runner
 from models.idempotency import IdempotencyKey
 from models.task import Task, TaskFilter
@@ -57,7 +57,7 @@ _RESTORE = change_statement(frozenset({"deleted_at"}), 0, trash=True)
 def restore_task(runner: Runner, viewer: TokenClaims, /, *, task_id: int) -> TaskRow:
     """Back among the live tasks, with its tags, one version more."""
     restored = None
-    if 1 <= task_id <= MAX_TASK_ID:
+    if storable_id(task_id):
         values = {
             "task_id": task_id,
             "user_id": viewer.user_id,
@@ -87,7 +87,7 @@ _EMPTY = (
 def purge_task(runner: Runner, viewer: TokenClaims, /, *, task_id: int) -> None:
     """Delete the trashed task for good (its tag links go with it)."""
     purged = None
-    if 1 <= task_id <= MAX_TASK_ID:
+    if storable_id(task_id):
         values = {"task_id": task_id, "user_id": viewer.user_id, "now": utcnow()}
         purged = runner.first(_PURGE, values)
     if purged is None:

@@ -7,6 +7,7 @@ exists) and answers the task rows as JSON, with the task's version as its `ETag`
 """
 
 import re
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
@@ -27,7 +28,7 @@ from app.api.routing import OrjsonRoute
 from app.errors import FieldError
 from app.services import idempotency
 from app.services import tasks as task_service
-from app.services.listing import MAX_PAGE_SIZE
+from app.services.listing import DEFAULT_REST_PAGE_SIZE, MAX_PAGE_SIZE
 from app.services.tags import tag_counts
 from app.services.tasks import MAX_TASK_ID
 from app.validation import invalid_input, validate
@@ -43,7 +44,7 @@ from models.task import (
     TaskStats,
     TaskUpdate,
 )
-from models.text import SearchText, TagName
+from models.text import FILTER_VALUES_MAX, SearchText, TagName
 from models.utc import UTCInstant
 
 router = APIRouter(tags=["tasks"], route_class=OrjsonRoute)
@@ -76,12 +77,14 @@ class TaskQuery(BaseModel):
     priority: list[str] | None = Field(
         None, description=f"Any of these ({PRIORITIES}); repeated or comma-separated"
     )
-    tag: list[TagName] | None = Field(None, max_length=20, description="Carries every one")
+    tag: list[TagName] | None = Field(
+        None, max_length=FILTER_VALUES_MAX, description="Carries every one"
+    )
     due_before: UTCInstant | None = Field(None, description="Due strictly before")
     due_after: UTCInstant | None = Field(None, description="Due at or after")
     overdue: bool | None = Field(None, description="Not completed and due before now")
     sort: SortValue | None = Field(None, description="A field, `-` first for descending")
-    limit: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
+    limit: int = Field(DEFAULT_REST_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     offset: int = Field(0, ge=0, le=MAX_TASK_ID)
 
 
@@ -139,17 +142,21 @@ async def list_tasks(
     return json_body(found.tasks, headers={"X-Total-Count": str(found.total)})
 
 
-_IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}")
+_VISIBLE_ASCII = r"[\x21-\x7e]"
+_IDEMPOTENCY_KEY = re.compile(rf"{_VISIBLE_ASCII}{{1,{IDEMPOTENCY_KEY_MAX}}}")
+_KEY_HOURS = idempotency.IDEMPOTENCY_TTL // timedelta(hours=1)
 IDEMPOTENCY_KEY_PARAMETER = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "description": "Visible ASCII: a repeat within 24 hours answers the first answer again",
+    "description": (
+        f"Visible ASCII: a repeat within {_KEY_HOURS} hours answers the first answer again"
+    ),
     "schema": {
         "type": "string",
         "minLength": 1,
         "maxLength": IDEMPOTENCY_KEY_MAX,
-        "pattern": "^[\\x21-\\x7e]+$",
+        "pattern": f"^{_VISIBLE_ASCII}+$",
     },
 }
 
