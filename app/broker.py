@@ -63,6 +63,8 @@ class Broker:
         self._loop = loop
 
     def subscriptions_of(self, user_id: uuid.UUID) -> int:
+        """How many subscriptions of `user_id` this instance holds. The protocol acknowledges no
+        subscribe, so this is how a test knows its subscription has started."""
         return len(self._subscriptions.get(user_id, ()))
 
     def publish(self, payloads: Iterable[str]) -> None:

@@ -46,7 +46,7 @@ class Context(BaseContext):
         async with self._user_lock:
             if self._user is None:
                 claims = accounts.access_claims(self.runtime.settings, self._authorization)
-                self._user = await accounts.me(runtime=self.runtime, claims=claims)
+                self._user = await accounts.me(runtime=self.runtime, viewer=claims)
                 self._claims = claims
         return self._user
 

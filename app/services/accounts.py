@@ -152,7 +152,7 @@ async def change_password(
 ) -> None:
     """Set a new password once the current one is confirmed, and end every other session; the
     caller's own goes on."""
-    user = await me(runtime=runtime, claims=viewer)
+    user = await me(runtime=runtime, viewer=viewer)
     await _confirm_password(runtime, client, user, change.current_password)
     new_hash = await runtime.hasher.hash(change.new_password)
     await runtime.db.read(_set_password, viewer, current_hash=user.password_hash, new_hash=new_hash)
@@ -162,7 +162,7 @@ async def delete_account(
     *, runtime: Runtime, client: Client, viewer: TokenClaims, password: str
 ) -> None:
     """Delete the caller's account, once the password is confirmed, with everything of theirs."""
-    user = await me(runtime=runtime, claims=viewer)
+    user = await me(runtime=runtime, viewer=viewer)
     await _confirm_password(runtime, client, user, password)
     await runtime.db.read(_delete_user, viewer)
 
@@ -178,9 +178,9 @@ async def _confirm_password(runtime: Runtime, client: Client, user: User, passwo
     await to_thread.run_sync(throttles.give_back_login, email, address)
 
 
-async def me(*, runtime: Runtime, claims: TokenClaims) -> User:
+async def me(*, runtime: Runtime, viewer: TokenClaims) -> User:
     """The account an access token speaks for, if it still exists."""
-    return await runtime.db.read(user_of, claims)
+    return await runtime.db.read(user_of, viewer)
 
 
 def _access_token(settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID) -> tuple[str, int]:

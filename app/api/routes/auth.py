@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from app.api.deps import ClientDep, RuntimeDep, Viewer
+from app.api.deps import ClientDep, DatabaseDep, RuntimeDep, Viewer
 from app.api.responses import errors
 from app.api.routing import OrjsonRoute
 from app.services import accounts, sessions
@@ -59,21 +59,21 @@ async def logout(body: RefreshRequest, viewer: Viewer, runtime: RuntimeDep) -> M
 @router.get("/me", response_model=UserPublic, responses=errors(401))
 async def me(viewer: Viewer, runtime: RuntimeDep) -> UserPublic:
     """The account the access token belongs to."""
-    return UserPublic.model_validate(await accounts.me(runtime=runtime, claims=viewer))
+    return UserPublic.model_validate(await accounts.me(runtime=runtime, viewer=viewer))
 
 
 @router.get("/sessions", response_model=list[SessionPublic], responses=errors(401))
-async def list_sessions(viewer: Viewer, runtime: RuntimeDep) -> list[SessionPublic]:
+async def list_sessions(viewer: Viewer, db: DatabaseDep) -> list[SessionPublic]:
     """Where the account is signed in: its live sessions (one per login), newest first. A
     session's `last_used_at` is when it last got tokens (its login or latest refresh)."""
-    return await runtime.db.read(sessions.live_sessions, viewer)
+    return await db.read(sessions.live_sessions, viewer)
 
 
 @router.delete("/sessions/{session_id}", response_model=Message, responses=errors(400, 401, 404))
-async def revoke_session(session_id: uuid.UUID, viewer: Viewer, runtime: RuntimeDep) -> Message:
+async def revoke_session(session_id: uuid.UUID, viewer: Viewer, db: DatabaseDep) -> Message:
     """End one of the account's sessions (the caller's own included): its refresh token can no
     longer be refreshed and its access tokens stop working at once."""
-    await runtime.db.read(sessions.end_session, viewer, session_id=session_id)
+    await db.read(sessions.end_session, viewer, session_id=session_id)
     return Message(message="Session revoked")
 
 
