@@ -85,14 +85,17 @@ def test_production_refuses_a_secret_of_fewer_than_10_distinct_characters(secret
 
 
 def test_production_accepts_a_random_secret() -> None:
-    settings = Settings(
-        environment="production", jwt_secret="Xq7-vR2pLm9sK4tW8yB1nC6dF3gH5jZ0", _env_file=None
-    )
+    secret = "Xq7-vR2pLm9sK4tW8yB1nC6dF3gH5jZ0"
+    settings = Settings(environment="production", jwt_secret=secret, _env_file=None)
     assert settings.is_production
+    assert settings.jwt_secret is not None
+    assert settings.jwt_secret.get_secret_value() == secret
 
 
 def test_development_keeps_accepting_a_long_plain_secret() -> None:
-    assert Settings(environment="development", jwt_secret="a" * 32, _env_file=None).jwt_secret
+    settings = Settings(environment="development", jwt_secret="a" * 32, _env_file=None)
+    assert settings.jwt_secret is not None
+    assert settings.jwt_secret.get_secret_value() == "a" * 32
 
 
 @pytest.mark.parametrize("path", ["/api/tasks/", "/api/auth/me/", "/graphql/"])
