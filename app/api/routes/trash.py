@@ -9,7 +9,7 @@ from app.api.deps import DatabaseDep, Viewer
 from app.api.responses import ETAG_HEADER, TOTAL_COUNT_HEADER, errors, json_body
 from app.api.routes.tasks import TaskId
 from app.api.routing import OrjsonRoute
-from app.services import trash
+from app.services import trash as trash_service
 from app.services.listing import DEFAULT_REST_PAGE_SIZE, MAX_PAGE_SIZE
 from app.services.tasks import MAX_TASK_ID
 from models.responses import Message, Purged
@@ -30,7 +30,7 @@ async def list_trash(
     offset: Annotated[int, Query(ge=0, le=MAX_TASK_ID)] = 0,
 ) -> Response:
     """Most recently deleted first. Tasks stay here TRASH_RETENTION_DAYS, then go for good."""
-    found = await db.read(trash.list_trash, viewer, limit=limit, offset=offset)
+    found = await db.read(trash_service.list_trash, viewer, limit=limit, offset=offset)
     return json_body(found.tasks, headers={"X-Total-Count": str(found.total)})
 
 
@@ -41,16 +41,16 @@ async def list_trash(
 )
 async def restore_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Response:
     """Back among your tasks, with its tags, one version more."""
-    restored = await db.read(trash.restore_task, viewer, task_id=task_id)
+    restored = await db.read(trash_service.restore_task, viewer, task_id=task_id)
     return json_body(restored, headers=etag(restored))
 
 
 @router.delete("/{task_id}", response_model=Message, responses=errors(400, 401, 404))
 async def purge_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Message:
-    await db.read(trash.purge_task, viewer, task_id=task_id)
+    await db.read(trash_service.purge_task, viewer, task_id=task_id)
     return Message(message="Task deleted permanently")
 
 
 @router.delete("", response_model=Purged, responses=errors(401))
 async def empty_trash(viewer: Viewer, db: DatabaseDep) -> Purged:
-    return Purged(purged=await db.read(trash.empty_trash, viewer))
+    return Purged(purged=await db.read(trash_service.empty_trash, viewer))
