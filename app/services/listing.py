@@ -46,7 +46,6 @@ from models.text import tag_key
 from models.utc import UTCDateTime, utcnow
 
 MAX_PAGE_SIZE = 500
-DEFAULT_REST_PAGE_SIZE = 100  # `limit` of the REST lists; GraphQL's `first` has its own default
 
 TaskRow = dict[str, Any]  # a task as its owner sees it: the fields of `TaskBase` by name
 

@@ -28,7 +28,7 @@ from app.api.routing import OrjsonRoute
 from app.errors import FieldError
 from app.services import idempotency
 from app.services import tasks as task_service
-from app.services.listing import DEFAULT_REST_PAGE_SIZE, MAX_PAGE_SIZE
+from app.services.listing import MAX_PAGE_SIZE
 from app.services.tags import tag_counts
 from app.services.tasks import MAX_TASK_ID
 from app.validation import invalid_input, validate
@@ -50,6 +50,7 @@ from models.utc import UTCInstant
 router = APIRouter(tags=["tasks"], route_class=OrjsonRoute)
 
 TaskId = Annotated[int, Path(ge=1, le=MAX_TASK_ID, description="The task's id")]
+DEFAULT_LIMIT = 100  # of the REST lists (tasks, trash); GraphQL's `first` has a default of its own
 SortValue = Literal[
     "created_at", "-created_at", "updated_at", "-updated_at", "due_at", "-due_at",
     "priority", "-priority", "title", "-title",
@@ -84,7 +85,7 @@ class TaskQuery(BaseModel):
     due_after: UTCInstant | None = Field(None, description="Due at or after")
     overdue: bool | None = Field(None, description="Not completed and due before now")
     sort: SortValue | None = Field(None, description="A field, `-` first for descending")
-    limit: int = Field(DEFAULT_REST_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_PAGE_SIZE)
     offset: int = Field(0, ge=0, le=MAX_TASK_ID)
 
 

@@ -7,10 +7,10 @@ from fastapi import APIRouter, Query, Response
 from app.api.conditions import etag
 from app.api.deps import DatabaseDep, Viewer
 from app.api.responses import ETAG_HEADER, TOTAL_COUNT_HEADER, errors, json_body
-from app.api.routes.tasks import TaskId
+from app.api.routes.tasks import DEFAULT_LIMIT, TaskId
 from app.api.routing import OrjsonRoute
 from app.services import trash as trash_service
-from app.services.listing import DEFAULT_REST_PAGE_SIZE, MAX_PAGE_SIZE
+from app.services.listing import MAX_PAGE_SIZE
 from app.services.tasks import MAX_TASK_ID
 from models.responses import Message, Purged
 from models.task import TaskPublic, TrashedTask
@@ -26,7 +26,7 @@ router = APIRouter(prefix="/trash", tags=["trash"], route_class=OrjsonRoute)
 async def list_trash(
     viewer: Viewer,
     db: DatabaseDep,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_REST_PAGE_SIZE,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, le=MAX_TASK_ID)] = 0,
 ) -> Response:
     """Most recently deleted first. Tasks stay here TRASH_RETENTION_DAYS, then go for good."""
