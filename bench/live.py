@@ -101,9 +101,9 @@ async def _measure(
         task.cancel()
     for socket in (probe_socket, *sockets):
         await socket.close()
-    late = sorted(lateness[task] for task in created if task in lateness) or [float("nan")]
+    arrived = sorted(lateness[task] for task in created if task in lateness)
+    late = arrived or [float("nan")]
     p99 = late[min(len(late) - 1, int(len(late) * 0.99))]
-    events = sum(task in lateness for task in created)
     return Result(
-        statistics.median(late), p99, events, len(created), held, wrk.finish(process, 0).rps
+        statistics.median(late), p99, len(arrived), len(created), held, wrk.finish(process, 0).rps
     )
