@@ -50,36 +50,83 @@ def storable(value: object) -> object:
 
 
 # C0 and C1 controls (CR and LF among them) and the bidirectional embeddings, overrides and
-# isolates: they inject terminal escapes, forge log lines and reverse file names in a UI.
+# isolates: they inject terminal escapes, forge log lines and reverse file names in a UI. A
+# one-line text (a name, a title, a tag name) also refuses the directional marks (they reorder
+# it too) and the line and paragraph separators (they break it in two); a description keeps them.
+_C0_C1 = "\x00-\x1f\x7f-\x9f"
 _BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
-_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI_CONTROLS}]")
+_DIRECTIONAL_MARKS = "\u200e\u200f\u061c"
+_SEPARATORS = "\u2028\u2029"
+_CONTROL = re.compile(f"[{_C0_C1}{_BIDI_CONTROLS}{_DIRECTIONAL_MARKS}{_SEPARATORS}]")
 _CONTROL_BUT_TAB_AND_NEWLINE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI_CONTROLS}]")
 
 
+def _code_point(char: str) -> str:
+    """`U+200E LEFT-TO-RIGHT MARK`, or just `U+001B` for a character without a name."""
+    name = unicodedata.name(char, "")
+    return f"U+{ord(char):04X} {name}" if name else f"U+{ord(char):04X}"
+
+
+def _refused_kind(char: str) -> str:
+    if char in _DIRECTIONAL_MARKS:
+        return "directional marks"
+    if char in _SEPARATORS:
+        return "line or paragraph separators"
+    return "control characters"
+
+
 def no_controls(what: str, *, multiline: bool = False) -> AfterValidator:
-    """Refuse control characters; a multi-line text keeps tab and newline (LF, not CR)."""
+    """Refuse control characters; a multi-line text keeps tab and newline (LF, not CR), and a
+    one-line text refuses the directional marks and the line and paragraph separators too."""
     pattern = _CONTROL_BUT_TAB_AND_NEWLINE if multiline else _CONTROL
     allowed = " other than tab and newline (\\n)" if multiline else ""
 
     def check(value: str) -> str:
         if found := pattern.search(value):
+            char = found.group()
             raise PydanticCustomError(
                 "control_character",
-                f"{what} must not contain control characters{allowed}; "
-                f"found U+{ord(found.group()):04X}",
+                f"{what} must not contain {_refused_kind(char)}{allowed}; "
+                f"found {_code_point(char)}",
             )
         return value
 
     return AfterValidator(check)
 
 
+# What renders as nothing, or as a blank: white space, format characters (zero-width space,
+# joiners, directional marks, ...), combining marks (Mn, Me, Mc: U+0301 COMBINING ACUTE ACCENT,
+# U+034F COMBINING GRAPHEME JOINER; with no visible character to combine with they show nothing),
+# variation selectors, and the fillers that render as blank. Next to a visible character they
+# stay allowed: "e\u0301", "\u2764\ufe0f mum".
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me", "Mc"})
+_VARIATION_SELECTORS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+_BLANK_FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+_SHOWN_AT_MOST = 5  # blank-looking characters named in a message
+
+
+def _blank_looking(char: str) -> bool:
+    return (
+        char.isspace()
+        or char in _BLANK_FILLERS
+        or unicodedata.category(char) in _INVISIBLE_CATEGORIES
+        or _VARIATION_SELECTORS.fullmatch(char) is not None
+    )
+
+
 def visible(what: str) -> AfterValidator:
-    """A text of only invisible format characters (zero-width space, joiner, ...) is empty."""
+    """A text of only invisible or blank-looking characters is empty: a title, a name or a tag
+    name needs one character that shows."""
 
     def check(value: str) -> str:
-        if value and all(char.isspace() or unicodedata.category(char) == "Cf" for char in value):
+        if value and all(_blank_looking(char) for char in value):
+            found = list(dict.fromkeys(char for char in value if not char.isspace())) or [value[0]]
+            named = ", ".join(_code_point(char) for char in found[:_SHOWN_AT_MOST])
+            more = ", ..." if len(found) > _SHOWN_AT_MOST else ""
             raise PydanticCustomError(
-                "too_short", f"{what} must not be empty (it holds only invisible characters)"
+                "too_short",
+                f"{what} must not be empty: it holds only invisible or blank-looking "
+                f"characters (found {named}{more}); write at least one visible character",
             )
         return value
 
