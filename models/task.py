@@ -143,6 +143,9 @@ class Task(TaskBase, table=True):
             postgresql_where=TRASHED,
             sqlite_where=TRASHED,
         ),
+        # Ids are never reused, not after a purge either: SQLite would hand the largest id out
+        # again once its row is gone, unless the table is AUTOINCREMENT (PostgreSQL never does).
+        {"sqlite_autoincrement": True},
     )
 
     user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")

@@ -1,10 +1,12 @@
 """Alembic migrations build exactly the schema the models describe, and carry old rows over."""
 
+import hashlib
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -21,7 +23,7 @@ from app.settings import Settings
 from models import include_in_autogenerate
 from models.utc import UTCDateTime
 from tests.conftest import BACKENDS, alembic_config, empty_postgres_database, migrate
-from tests.support import PASSWORD
+from tests.support import PASSWORD, Account, create_task, login, register
 
 
 @pytest.fixture
@@ -338,3 +340,161 @@ def test_downgrading_sessions_keeps_the_ended_ones_ended(
     assert logged_out[4] is not None  # revoked_at
     assert [row for row in after if row in before] == before
     migrate(unmigrated_url)  # and up again
+
+
+PERSISTED_QUERY = "{ me { id } }"
+
+
+def _purge(client: TestClient, account: Account, task_id: int) -> None:
+    assert client.delete(f"/api/tasks/{task_id}", headers=account.headers).status_code == 200
+    assert client.delete(f"/api/trash/{task_id}", headers=account.headers).status_code == 200
+
+
+def _seed_before_never_reusing_ids(url: str, settings: Settings) -> None:
+    """Through the API on revision 0006: two users, with sessions and refresh tokens (one chain
+    refreshed, one logged out); tagged tasks, one of them purged (a gap among the ids), one in
+    the trash; an idempotency key and a persisted query."""
+    migrate(url, "0006")
+    with TestClient(create_app(settings)) as client:
+        alice, bob = register(client, "alice@example.com"), register(client, "bob@example.com")
+        login(client, "alice@example.com")
+        client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
+        logout = {"refresh_token": bob.refresh_token}
+        assert client.post("/api/auth/logout", json=logout, headers=bob.headers).status_code == 200
+        bob = login(client, "bob@example.com")
+        create_task(client, alice, "first", tags=["home", "Work"], priority="high")
+        gap = create_task(client, alice, "purged", tags=["home"])["id"]
+        trashed = create_task(client, alice, "trashed", tags=["work"])["id"]
+        headers = {**alice.headers, "Idempotency-Key": "key-1"}
+        assert client.post("/api/tasks", json={"title": "once"}, headers=headers).status_code == 201
+        create_task(client, bob, "bob's", tags=["home"])
+        create_task(client, alice, "last", description="the largest id")
+        _purge(client, alice, gap)
+        assert client.delete(f"/api/tasks/{trashed}", headers=alice.headers).status_code == 200
+        sha256 = hashlib.sha256(PERSISTED_QUERY.encode()).hexdigest()
+        extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256}}
+        body = {"query": PERSISTED_QUERY, "extensions": extensions}
+        assert client.post("/graphql", json=body, headers=alice.headers).status_code == 200
+
+
+def _every_row(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, by primary key."""
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        found = {
+            name: [
+                tuple(row)
+                for row in connection.execute(sa.select(table).order_by(*table.primary_key.columns))
+            ]
+            for name, table in SQLModel.metadata.tables.items()
+        }
+    engine.dispose()
+    return found
+
+
+SQLITE_MASTER = sa.table("sqlite_master", sa.column("name", sa.String()), sa.column("sql"))
+
+
+def _described(index: Any) -> dict[str, object]:
+    """A reflected index with its WHERE as text (SQLite reflects it as a clause object)."""
+    options = {key: str(value) for key, value in index.get("dialect_options", {}).items()}
+    return {**index, "dialect_options": options}
+
+
+def _indexes_and_foreign_keys(url: str) -> dict[str, object]:
+    """Each table's indexes and foreign keys as the database reports them; on SQLite, each
+    index's own definition too (the inspector leaves out DESC there)."""
+    engine = create_engine(url)
+    inspector = inspect(engine)
+    found: dict[str, object] = {
+        name: (
+            sorted(repr(_described(index)) for index in inspector.get_indexes(name)),
+            sorted(repr(key) for key in inspector.get_foreign_keys(name)),
+            inspector.get_pk_constraint(name)["constrained_columns"],
+        )
+        for name in SQLModel.metadata.tables
+    }
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            found["sqlite_master"] = sorted(
+                connection.execute(
+                    sa.select(SQLITE_MASTER.c.name, SQLITE_MASTER.c.sql).where(
+                        SQLITE_MASTER.c.name.like("ix_%")
+                    )
+                )
+            )
+    engine.dispose()
+    return found
+
+
+def test_upgrading_to_0007_keeps_every_row_and_id_of_every_table(
+    unmigrated_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    _seed_before_never_reusing_ids(unmigrated_url, make_settings(database_url=unmigrated_url))
+    before = _every_row(unmigrated_url)
+    assert all(before.values())  # every table has rows to keep
+
+    migrate(unmigrated_url, "0007")
+
+    assert _every_row(unmigrated_url) == before
+
+
+def test_upgrading_to_0007_keeps_every_index_and_foreign_key(
+    unmigrated_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    _seed_before_never_reusing_ids(unmigrated_url, make_settings(database_url=unmigrated_url))
+    before = _indexes_and_foreign_keys(unmigrated_url)
+
+    migrate(unmigrated_url, "0007")
+
+    assert _indexes_and_foreign_keys(unmigrated_url) == before
+
+
+def test_after_upgrading_to_0007_a_purged_largest_id_is_not_given_to_the_next_task(
+    unmigrated_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(database_url=unmigrated_url)
+    _seed_before_never_reusing_ids(unmigrated_url, settings)
+    earlier = [row[0] for row in _every_row(unmigrated_url)["tasks"]]
+
+    migrate(unmigrated_url, "0007")
+
+    with TestClient(create_app(settings)) as client:
+        alice, bob = login(client, "alice@example.com"), login(client, "bob@example.com")
+        _purge(client, alice, max(earlier))
+        assert create_task(client, bob, "new")["id"] > max(earlier)
+
+
+def test_upgrading_to_0007_does_not_give_out_again_an_id_an_idempotency_key_still_answers(
+    unmigrated_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    """A task purged before the upgrade, the newest of all: its id is gone from the table, but
+    a replay of the key that created it still answers it."""
+    settings = make_settings(database_url=unmigrated_url)
+    migrate(unmigrated_url, "0006")
+    with TestClient(create_app(settings)) as client:
+        alice, bob = register(client, "alice@example.com"), register(client, "bob@example.com")
+        headers = {**alice.headers, "Idempotency-Key": "key-1"}
+        first = client.post("/api/tasks", json={"title": "once"}, headers=headers).json()
+        _purge(client, alice, first["id"])
+
+    migrate(unmigrated_url, "0007")
+
+    with TestClient(create_app(settings)) as client:
+        bobs = create_task(client, bob, "bob's")
+        replay = client.post("/api/tasks", json={"title": "once"}, headers=headers)
+    assert replay.json() == first
+    assert bobs["id"] != first["id"]
+
+
+def test_downgrading_0007_and_upgrading_again_keep_every_row(
+    unmigrated_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    _seed_before_never_reusing_ids(unmigrated_url, make_settings(database_url=unmigrated_url))
+    before = _every_row(unmigrated_url)
+    migrate(unmigrated_url, "0007")
+
+    command.downgrade(alembic_config(unmigrated_url), "0006")
+    assert _every_row(unmigrated_url) == before
+    migrate(unmigrated_url, "0007")
+    assert _every_row(unmigrated_url) == before
