@@ -302,6 +302,66 @@ def test_tags_query_lists_live_tags_with_counts(client: TestClient, alice: Accou
     assert found == [{"name": "home", "taskCount": 1}, {"name": "Work", "taskCount": 2}]
 
 
+def _update_tags(tags: list[str] | None, name: str) -> Any:
+    def uncarry(client: TestClient, account: Account, task_id: int) -> None:
+        variables = {"id": task_id, "input": {"tags": tags}}
+        data(graphql(client, UPDATE, variables, account=account))
+
+    uncarry.__name__ = name
+    return uncarry
+
+
+def _trash(client: TestClient, account: Account, task_id: int) -> None:
+    delete = "mutation($id: Int!) { deleteTask(id: $id) }"
+    assert data(graphql(client, delete, {"id": task_id}, account=account)) == {"deleteTask": True}
+
+
+def _purge_task(client: TestClient, account: Account, task_id: int) -> None:
+    _trash(client, account, task_id)
+    purge = "mutation($id: Int!) { purgeTask(id: $id) }"
+    assert data(graphql(client, purge, {"id": task_id}, account=account)) == {"purgeTask": True}
+
+
+def _empty_trash(client: TestClient, account: Account, task_id: int) -> None:
+    _trash(client, account, task_id)
+    assert data(graphql(client, "mutation { emptyTrash }", account=account)) == {"emptyTrash": 1}
+
+
+UNCARRY = [
+    _update_tags([], "update_to_no_tags"),
+    _update_tags(None, "update_to_null_tags"),
+    _update_tags(["x"], "update_to_other_tags"),
+    _purge_task,
+    _empty_trash,
+]
+
+
+@pytest.mark.parametrize("uncarry", UNCARRY, ids=lambda way: way.__name__.strip("_"))
+def test_a_tag_gone_while_other_tags_are_carried_takes_the_next_spelling(
+    client: TestClient, alice: Account, uncarry: Any
+) -> None:
+    create(client, alice, title="other", tags=["home"])
+    task = create(client, alice, title="first", tags=["Work"])
+    uncarry(client, alice, task["id"])
+    found = data(graphql(client, "{ tags { name taskCount } }", account=alice))["tags"]
+    assert "work" not in {tag["name"].casefold() for tag in found}
+    assert create(client, alice, title="second", tags=["WORK"])["tags"] == ["WORK"]
+    query = '{ tasks(filter: {tags: ["work"]}) { nodes { title tags } } }'
+    nodes = data(graphql(client, query, account=alice))["tasks"]["nodes"]
+    assert nodes == [{"title": "second", "tags": ["WORK"]}]
+
+
+def test_a_tag_carried_only_by_a_trashed_task_keeps_its_spelling_for_the_restore(
+    client: TestClient, alice: Account
+) -> None:
+    task = create(client, alice, title="first", tags=["Work"])
+    _trash(client, alice, task["id"])
+    assert create(client, alice, title="second", tags=["WORK"])["tags"] == ["Work"]
+    restore = "mutation($id: Int!) { restoreTask(id: $id) { tags } }"
+    restored = data(graphql(client, restore, {"id": task["id"]}, account=alice))["restoreTask"]
+    assert restored["tags"] == ["Work"]
+
+
 def test_tags_on_a_page_cost_no_statement_per_task(
     client: TestClient, alice: Account, settings: Any, statements: list[str]
 ) -> None:

@@ -94,6 +94,89 @@ def test_a_tag_no_task_carries_is_gone_and_the_next_spelling_is_its_own(
     assert create_task(client, alice, "second", tags=["WORK"])["tags"] == ["WORK"]
 
 
+def _put_no_tags(client: TestClient, account: Account, task_id: int) -> None:
+    response = client.put(f"/api/tasks/{task_id}", json={"tags": []}, headers=account.headers)
+    assert response.status_code == 200, response.text
+
+
+def _patch_null_tags(client: TestClient, account: Account, task_id: int) -> None:
+    response = client.patch(f"/api/tasks/{task_id}", json={"tags": None}, headers=account.headers)
+    assert response.status_code == 200, response.text
+
+
+def _replace_the_tags(client: TestClient, account: Account, task_id: int) -> None:
+    response = client.put(f"/api/tasks/{task_id}", json={"tags": ["x"]}, headers=account.headers)
+    assert response.status_code == 200, response.text
+
+
+def _purge(client: TestClient, account: Account, task_id: int) -> None:
+    assert client.delete(f"/api/tasks/{task_id}", headers=account.headers).status_code == 200
+    response = client.delete(f"/api/trash/{task_id}", headers=account.headers)
+    assert response.status_code == 200, response.text
+
+
+def _empty_the_trash(client: TestClient, account: Account, task_id: int) -> None:
+    assert client.delete(f"/api/tasks/{task_id}", headers=account.headers).status_code == 200
+    response = client.delete("/api/trash", headers=account.headers)
+    assert response.json() == {"purged": 1}
+
+
+UNCARRY = [_put_no_tags, _patch_null_tags, _replace_the_tags, _purge, _empty_the_trash]
+
+
+@pytest.mark.parametrize("uncarry", UNCARRY, ids=lambda way: way.__name__.strip("_"))
+def test_a_tag_gone_while_other_tags_are_carried_takes_the_next_spelling(
+    client: TestClient, alice: Account, uncarry: Any
+) -> None:
+    create_task(client, alice, "other", tags=["home"])
+    task = create_task(client, alice, "first", tags=["Work"])
+    uncarry(client, alice, task["id"])
+    tags = client.get("/api/tags", headers=alice.headers).json()
+    assert "work" not in {tag["name"].casefold() for tag in tags}
+    assert create_task(client, alice, "second", tags=["WORK"])["tags"] == ["WORK"]
+    assert listed(client, alice, tag="work") == ["second"]
+
+
+def test_a_tag_gone_takes_the_next_spelling_though_another_user_carries_theirs(
+    client: TestClient, alice: Account, bob: Account
+) -> None:
+    create_task(client, bob, "bob's", tags=["Work"])
+    task = create_task(client, alice, "first", tags=["Work"])
+    _put_no_tags(client, alice, task["id"])
+    assert create_task(client, alice, "second", tags=["WORK"])["tags"] == ["WORK"]
+    assert create_task(client, bob, "bob's too", tags=["WORK"])["tags"] == ["Work"]
+
+
+def test_a_gone_tag_written_in_an_update_takes_that_spelling(
+    client: TestClient, alice: Account
+) -> None:
+    create_task(client, alice, "other", tags=["home"])
+    first = create_task(client, alice, "first", tags=["Work"])
+    _put_no_tags(client, alice, first["id"])
+    second = create_task(client, alice, "second")
+    response = client.put(
+        f"/api/tasks/{second['id']}", json={"tags": ["WORK"]}, headers=alice.headers
+    )
+    assert response.json()["tags"] == ["WORK"]
+    assert client.get(f"/api/tasks/{second['id']}", headers=alice.headers).json()["tags"] == [
+        "WORK"
+    ]
+
+
+def test_a_tag_carried_only_by_a_trashed_task_keeps_its_spelling_for_the_restore(
+    client: TestClient, alice: Account
+) -> None:
+    task = create_task(client, alice, "first", tags=["Work"])
+    client.delete(f"/api/tasks/{task['id']}", headers=alice.headers)
+    assert client.get("/api/tags", headers=alice.headers).json() == []
+    assert create_task(client, alice, "second", tags=["WORK"])["tags"] == ["Work"]
+    restored = client.post(f"/api/trash/{task['id']}/restore", headers=alice.headers).json()
+    assert restored["tags"] == ["Work"]
+    assert client.get("/api/tags", headers=alice.headers).json() == [
+        {"name": "Work", "task_count": 2}
+    ]
+
+
 @pytest.mark.parametrize(
     "tags",
     [[""], ["   "], ["x" * 41], ["a\nb"], ["\u200b"], [f"t{i}" for i in range(21)], "work", [1]],

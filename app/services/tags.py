@@ -31,20 +31,34 @@ def _keys(count: int) -> list[object]:
     return [bindparam(f"key_{i}", type_=String()) for i in range(count)]
 
 
+_carrier = _tags.alias("carrier")
+
+
 @cache
 def _upsert(dialect: str, count: int) -> postgresql.Insert | sqlite.Insert:
-    """Make the user's `count` tags that do not exist yet; rename those no task carries."""
+    """Make the user's `count` tags that do not exist yet; rename those no task carries.
+
+    SQLAlchemy does not correlate a subquery of the conflict's WHERE with the row in conflict (it
+    would read `EXISTS (SELECT * FROM task_tags, tags ...)`: any link of any tag anywhere, so a
+    tag was renamed only while no task at all carried a tag). So the WHERE asks the other way:
+    the row is not among the user's tags of these keys that some task carries (trashed tasks
+    included: a restore brings their tags back), a subquery of its own, read once."""
+    keys = _keys(count)
     rows = [
         {"user_id": _user_id, "name": bindparam(f"name_{i}", type_=String()), "key": key}
-        for i, key in enumerate(_keys(count))
+        for i, key in enumerate(keys)
     ]
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement: postgresql.Insert | sqlite.Insert = make(_tags).values(rows)
-    uncarried = ~exists().where(_task_tags.c.tag_id == _tags.c.id)
+    carried = select(_carrier.c.id).where(
+        _carrier.c.user_id == _user_id,
+        _carrier.c.key.in_(keys),
+        exists().where(_task_tags.c.tag_id == _carrier.c.id),
+    )
     return statement.on_conflict_do_update(
         index_elements=[_tags.c.user_id, _tags.c.key],
         set_={"name": statement.excluded.name},
-        where=uncarried,
+        where=_tags.c.id.not_in(carried),
     )
 
 
