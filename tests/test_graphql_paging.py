@@ -1,11 +1,17 @@
 """GraphQL `tasks`: keyset paging in the REST order, opaque cursors, a constant query count."""
 
+import base64
+import uuid
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support import Account, create_task, error_codes, graphql
+from app.services.cursors import Position, encode_cursor
+from app.settings import Settings
+from tests.conftest import TEST_SECRET
+from tests.support import Account, create_task, database, error_codes, graphql, user_id_of
 
 PAGE = """
 query($first: Int, $after: String, $filter: TaskFilter) {
@@ -184,3 +190,137 @@ def test_paging_through_equal_timestamps_breaks_ties_by_id(
             break
         after = current["pageInfo"]["endCursor"]
     assert seen == [ids[4], ids[3], ids[2], ids[1], ids[0]]
+
+
+# Cursors signed with the right key but carrying a key no task can have -------------------------
+
+ORDERED = """
+query($first: Int, $after: String, $orderBy: TaskOrder) {
+  tasks(first: $first, after: $after, orderBy: $orderBy) { nodes { id } pageInfo { endCursor } }
+}
+"""
+TRASH = """query($after: String) { trash(first: 1, after: $after) {
+  nodes { id } pageInfo { endCursor } } }"""
+
+
+def re_signed(cursor: str, user_id: uuid.UUID, key: list[Any]) -> str:
+    """`cursor` with its key replaced by `key`, signed as the server signs (the test knows the
+    key): only the key's values can make the server refuse it."""
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    listing, segment, _ = orjson.loads(raw[16:])
+    return encode_cursor(Position(listing, segment, tuple(key)), user_id, TEST_SECRET)
+
+
+def key_of(cursor: str) -> list[Any]:
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    key: list[Any] = orjson.loads(raw[16:])[2]
+    return key
+
+
+def bad_cursor(body: Any) -> bool:
+    assert error_codes(body) == ["BAD_USER_INPUT"], body
+    error = body["errors"][0]
+    return bool(error["message"] == "Invalid cursor" and error["extensions"]["field"] == "after")
+
+
+def alices_id(settings: Settings, alice: Account) -> uuid.UUID:
+    with database(settings) as session:
+        return user_id_of(session, alice)
+
+
+BAD_IDS = [2**63, 2**64 - 1, -(2**63), 2**31, 0, -1, 1.5, True, "1", [1], {"id": 1}]
+BAD_TIMES = [
+    "not a timestamp",
+    "2030-01-01T00:00:00",  # no time zone
+    "2030-01-01",
+    "0001-01-01T00:00:00+14:00",  # before year 1 in UTC
+    "9999-12-31T23:59:59-14:00",  # after year 9999 in UTC
+    1_700_000_000,
+    True,
+    ["2030-01-01T00:00:00Z"],
+]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS, ids=repr)
+def test_a_signed_cursor_with_an_impossible_id_is_bad_user_input_on_after(
+    client: TestClient, alice: Account, settings: Settings, seven: list[int], bad: object
+) -> None:
+    cursor = page(client, alice, first=2)["pageInfo"]["endCursor"]
+    key, owner = key_of(cursor), alices_id(settings, alice)
+    assert re_signed(cursor, owner, key) == cursor  # re-signed unchanged, the server takes it
+    assert bad_cursor(
+        graphql(client, PAGE, {"after": re_signed(cursor, owner, [key[0], bad])}, account=alice)
+    )
+
+
+@pytest.mark.parametrize("bad", BAD_TIMES, ids=repr)
+def test_a_signed_cursor_with_an_impossible_timestamp_is_bad_user_input_on_after(
+    client: TestClient, alice: Account, settings: Settings, seven: list[int], bad: object
+) -> None:
+    cursor = page(client, alice, first=2)["pageInfo"]["endCursor"]
+    key, owner = key_of(cursor), alices_id(settings, alice)
+    forged = re_signed(cursor, owner, [bad, key[1]])
+    assert bad_cursor(graphql(client, PAGE, {"after": forged}, account=alice))
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [
+        ("TITLE", 7),
+        ("TITLE", "a\u0000b"),  # PostgreSQL cannot take a NUL
+        ("TITLE", None),
+        ("PRIORITY", "urgent"),
+        ("PRIORITY", 3),
+        ("PRIORITY", "HIGH"),
+        ("UPDATED_AT", "yesterday"),
+    ],
+)
+def test_a_signed_cursor_with_a_key_of_the_wrong_kind_for_its_order_is_bad_user_input(
+    client: TestClient, alice: Account, settings: Settings, field: str, bad: object
+) -> None:
+    for index in range(3):
+        create_task(client, alice, f"task {index}")
+    order = {"field": field, "direction": "ASC"}
+    found = graphql(client, ORDERED, {"first": 1, "orderBy": order}, account=alice)
+    cursor = found["data"]["tasks"]["pageInfo"]["endCursor"]
+    key, owner = key_of(cursor), alices_id(settings, alice)
+    assert re_signed(cursor, owner, key) == cursor
+    forged = re_signed(cursor, owner, [bad, key[1]])
+    body = graphql(client, ORDERED, {"after": forged, "orderBy": order}, account=alice)
+    assert bad_cursor(body)
+
+
+def test_a_signed_cursor_with_a_huge_id_past_the_dated_tasks_is_bad_user_input(
+    client: TestClient, alice: Account, settings: Settings
+) -> None:
+    for index in range(3):
+        create_task(client, alice, f"task {index}")  # no due date: keyed by id alone
+    order = {"field": "DUE_AT", "direction": "DESC"}
+    found = graphql(client, ORDERED, {"first": 1, "orderBy": order}, account=alice)
+    cursor = found["data"]["tasks"]["pageInfo"]["endCursor"]
+    owner = alices_id(settings, alice)
+    assert len(key_of(cursor)) == 1
+    body = graphql(
+        client,
+        ORDERED,
+        {"after": re_signed(cursor, owner, [2**63]), "orderBy": order},
+        account=alice,
+    )
+    assert bad_cursor(body)
+
+
+@pytest.mark.parametrize(
+    ("at", "bad"), [(0, "0001-01-01T00:00:00+14:00"), (0, 5), (1, 2**63), (1, 0), (1, "2")]
+)
+def test_a_signed_trash_cursor_with_an_impossible_key_is_bad_user_input(
+    client: TestClient, alice: Account, settings: Settings, at: int, bad: object
+) -> None:
+    for index in range(3):
+        task = create_task(client, alice, f"task {index}")
+        client.delete(f"/api/tasks/{task['id']}", headers=alice.headers)
+    cursor = graphql(client, TRASH, account=alice)["data"]["trash"]["pageInfo"]["endCursor"]
+    key, owner = key_of(cursor), alices_id(settings, alice)
+    assert re_signed(cursor, owner, key) == cursor
+    key[at] = bad
+    body = graphql(client, TRASH, {"after": re_signed(cursor, owner, key)}, account=alice)
+    assert bad_cursor(body)

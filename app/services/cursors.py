@@ -47,6 +47,8 @@ def decode_cursor(cursor: str, user_id: uuid.UUID, key: str, listing: str) -> Po
         made_for, segment, values = orjson.loads(payload)
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
         raise INVALID_CURSOR from None
-    if made_for != listing or not isinstance(segment, int) or not isinstance(values, list):
+    # The key's values are the listing's to check (`Segment.position_values`): only it knows
+    # the types and ranges its order's columns take.
+    if made_for != listing or type(segment) is not int or not isinstance(values, list):
         raise INVALID_CURSOR
     return Position(listing, segment, tuple(values))
