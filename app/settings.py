@@ -1,6 +1,7 @@
 """Every setting of the service, in one typed object read from the environment and `.env`."""
 
 import os
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +12,28 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 32
 MIN_SECRET_DISTINCT_CHARACTERS = 10  # in production: 32 times `a` is long, not secret
+# Values copied from a tutorial or a template: `your-secret-key-change-in-production`,
+# `changeme...`, `secret...`, `supersecret...`.
+PLACEHOLDER_SECRET = re.compile(
+    r"^(your[-_ ]?secret|change[-_ ]?me|super[-_ ]?secret|secret)|change[-_ ]?in[-_ ]?prod",
+    re.IGNORECASE,
+)
+# The project's own files: a secret found in them is published with the code.
+PROJECT_FILES = tuple(
+    Path(__file__).resolve().parent.parent / name for name in (".env.example", "README.md")
+)
+
+
+def guessable_secret(secret: str) -> str | None:
+    """Why `secret` is no secret in production, or None."""
+    if len(set(secret)) < MIN_SECRET_DISTINCT_CHARACTERS:
+        return f"fewer than {MIN_SECRET_DISTINCT_CHARACTERS} distinct characters"
+    if PLACEHOLDER_SECRET.search(secret):
+        return "a well-known placeholder"
+    for path in PROJECT_FILES:
+        if path.is_file() and secret in path.read_text(errors="replace"):
+            return f"it is written in {path.name}"
+    return None
 
 
 def load_or_create_dev_secret(path: Path) -> str:
@@ -83,6 +106,9 @@ class Settings(BaseSettings):
     max_password_checks_per_request: int = Field(
         1, ge=1, description="Signups and logins one HTTP request may run (aliases, batches)."
     )
+    user_writes_per_minute: int = Field(
+        600, ge=0, description="Task writes a user may make a minute, across doors; 0: no limit."
+    )
     rate_limit_storage_url: str = Field(
         "memory://", description="`limits` storage URI; use redis://... for several workers."
     )
@@ -97,6 +123,12 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = Field(30, ge=1)
     graphql_max_tokens: int = Field(2000, ge=10)
     graphql_max_batch: int = Field(10, ge=1)
+    graphql_max_cost: int = Field(
+        5000, ge=1, description="Objects one request may ask for, counted before it runs."
+    )
+    graphql_max_mutations: int = Field(
+        20, ge=1, description="Mutation fields in one request, aliases and batch together."
+    )
     graphql_max_sockets_per_user: int = Field(
         20, ge=1, description="Live GraphQL sockets one user may hold open on one instance."
     )
@@ -155,11 +187,10 @@ class Settings(BaseSettings):
         secret = self.jwt_secret.get_secret_value()
         if len(secret) < MIN_SECRET_LENGTH:
             raise ValueError(f"JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters long")
-        if self.is_production and len(set(secret)) < MIN_SECRET_DISTINCT_CHARACTERS:
+        if self.is_production and (why := guessable_secret(secret)):
             raise ValueError(
-                f"JWT_SECRET is trivially guessable (fewer than {MIN_SECRET_DISTINCT_CHARACTERS} "
-                "distinct characters); use a random one, such as the output of "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+                f"JWT_SECRET is trivially guessable ({why}); use a random one, such as the "
+                "output of `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
             )
         return self
 

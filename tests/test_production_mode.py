@@ -3,12 +3,14 @@ API_DOCS=true, no guessable secret; and no redirect, in any mode, to a host the 
 come to."""
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from app import settings as settings_module
 from app.main import create_app
 from app.settings import Settings
 from tests.support import Account, graphql, register
@@ -80,6 +82,35 @@ def test_api_docs_false_hides_them_in_development(make_settings: Callable[..., S
 @pytest.mark.parametrize("secret", ["a" * 32, "ab" * 20, "123456789" * 4])
 def test_production_refuses_a_secret_of_fewer_than_10_distinct_characters(secret: str) -> None:
     with pytest.raises(ValidationError, match="JWT_SECRET is trivially guessable") as refused:
+        Settings(environment="production", jwt_secret=secret, _env_file=None)
+    assert secret not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "your-secret-key-change-in-production",
+        "YOUR_SECRET_KEY_CHANGE_IN_PRODUCTION_0123",
+        "changeme-0123456789-abcdefghijklmnop",
+        "secret-key-0123456789-abcdefghijklmno",
+        "supersecret-0123456789-abcdefghijklmn",
+        "my-jwt-key-0123456789-change-in-prod",
+    ],
+)
+def test_production_refuses_a_well_known_placeholder_secret(secret: str) -> None:
+    with pytest.raises(ValidationError, match="placeholder") as refused:
+        Settings(environment="production", jwt_secret=secret, _env_file=None)
+    assert secret not in str(refused.value)
+
+
+def test_production_refuses_a_secret_written_in_the_project_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "Xq7-vR2pLm9sK4tW8yB1nC6dF3gH5jZ0-from-the-readme"
+    readme = tmp_path / "README.md"
+    readme.write_text(f"Example: JWT_SECRET={secret}\n")
+    monkeypatch.setattr(settings_module, "PROJECT_FILES", (tmp_path / ".env.example", readme))
+    with pytest.raises(ValidationError, match=r"written in README\.md") as refused:
         Settings(environment="production", jwt_secret=secret, _env_file=None)
     assert secret not in str(refused.value)
 
