@@ -13,10 +13,15 @@
 - Only subscriptions run over a socket, at most `SUBSCRIPTIONS_PER_SOCKET` at once (one more is an
   `error` for its id); queries and mutations go over HTTP, where the throttles, persisted queries
   and batching live.
+- A subscription is held to the rules of HTTP requests before it starts: with
+  `GRAPHQL_TRUSTED_ONLY` only a trusted document runs (else an `error` with code
+  `PERSISTED_QUERY_NOT_ALLOWED`), and it may cost at most `GRAPHQL_MAX_COST` (else
+  `QUERY_TOO_COSTLY`). Depth, aliases and tokens are checked as for any operation.
 """
 
 from collections.abc import AsyncGenerator, Mapping
 from datetime import timedelta
+from typing import Protocol, cast
 
 import orjson
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
@@ -42,6 +47,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 from app.broker import TooManySockets
 from app.errors import ServiceError, Unavailable
 from resolvers.context import Context
+from resolvers.document_limits import RequestLimits
+from resolvers.persisted_queries import PersistedQueries, not_allowed
 
 SUBSCRIPTIONS_PER_SOCKET = 10
 CONNECTION_INIT_TIMEOUT = timedelta(seconds=10)
@@ -143,6 +150,13 @@ def _is_subscription(message: SubscribeMessage, max_tokens: int) -> bool:
     return operation is None or operation.operation is OperationType.SUBSCRIPTION
 
 
+class RouterRules(Protocol):
+    """What a socket asks of the router that accepted it: the rules of its HTTP requests."""
+
+    persisted_queries: PersistedQueries
+    limits: RequestLimits
+
+
 class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """Strawberry's protocol, with this service's rules (the module's docstring)."""
 
@@ -166,11 +180,27 @@ class LiveSocketHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self.websocket.close(code=1013, reason=refused.reason)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
-        max_tokens = self.context.runtime.settings.graphql_max_tokens
-        if self.connection_acknowledged and not _is_subscription(message, max_tokens):
-            error = GraphQLError(ONLY_SUBSCRIPTIONS)
+        refusal = self._refusal(message) if self.connection_acknowledged else None
+        if refusal is not None:
             await self.send_message(
-                {"id": message["id"], "type": "error", "payload": [error.formatted]}
+                {"id": message["id"], "type": "error", "payload": [refusal.formatted]}
             )
             return
         await super().handle_subscribe(message)
+
+    def _refusal(self, message: SubscribeMessage) -> GraphQLError | None:
+        """Why the subscription may not start, or None."""
+        payload = message["payload"]
+        max_tokens = self.context.runtime.settings.graphql_max_tokens
+        if not _is_subscription(message, max_tokens):
+            return GraphQLError(ONLY_SUBSCRIPTIONS)
+        rules = cast(RouterRules, self.view)
+        if not rules.persisted_queries.allows(payload["query"]):
+            refused = not_allowed()
+            return GraphQLError(refused.reason, extensions={"code": refused.code})
+        cost, _ = rules.limits.measure(
+            payload["query"], payload.get("operationName"), payload.get("variables")
+        )
+        if reason := rules.limits.too_costly(cost):
+            return GraphQLError(reason, extensions={"code": "QUERY_TOO_COSTLY"})
+        return None

@@ -94,7 +94,7 @@ async def delete_account(info: ContextInfo, password: str) -> bool:
 async def create_task(info: ContextInfo, input: CreateTaskInput) -> TaskType:
     user, viewer = await info.context.user(), await info.context.claims()
     data = validate(TaskCreate, vars(input))
-    created = await info.context.db.read(task_service.create_task, viewer, data=data)
+    created = await info.context.db.write(task_service.create_task, viewer, data=data)
     return TaskType.from_row(created, UserType.from_model(user))
 
 
@@ -103,7 +103,7 @@ async def update_task(
 ) -> TaskType:
     user, viewer = await info.context.user(), await info.context.claims()
     changes = validate(TaskUpdate, provided(input))
-    updated = await info.context.db.read(
+    updated = await info.context.db.write(
         task_service.update_task,
         viewer,
         task_id=id,
@@ -115,7 +115,7 @@ async def update_task(
 
 async def toggle_task(info: ContextInfo, id: int, expected_version: int | None = None) -> TaskType:
     user, viewer = await info.context.user(), await info.context.claims()
-    toggled = await info.context.db.read(
+    toggled = await info.context.db.write(
         task_service.toggle_task,
         viewer,
         task_id=id,
@@ -127,7 +127,7 @@ async def toggle_task(info: ContextInfo, id: int, expected_version: int | None =
 async def delete_task(info: ContextInfo, id: int, expected_version: int | None = None) -> bool:
     """Move the task to the trash."""
     viewer = await info.context.claims()
-    await info.context.db.read(
+    await info.context.db.write(
         task_service.delete_task,
         viewer,
         task_id=id,
@@ -138,16 +138,16 @@ async def delete_task(info: ContextInfo, id: int, expected_version: int | None =
 
 async def restore_task(info: ContextInfo, id: int) -> TaskType:
     user, viewer = await info.context.user(), await info.context.claims()
-    restored = await info.context.db.read(trash_service.restore_task, viewer, task_id=id)
+    restored = await info.context.db.write(trash_service.restore_task, viewer, task_id=id)
     return TaskType.from_row(restored, UserType.from_model(user))
 
 
 async def purge_task(info: ContextInfo, id: int) -> bool:
     viewer = await info.context.claims()
-    await info.context.db.read(trash_service.purge_task, viewer, task_id=id)
+    await info.context.db.write(trash_service.purge_task, viewer, task_id=id)
     return True
 
 
 async def empty_trash(info: ContextInfo) -> int:
     viewer = await info.context.claims()
-    return await info.context.db.read(trash_service.empty_trash, viewer)
+    return await info.context.db.write(trash_service.empty_trash, viewer)

@@ -39,11 +39,18 @@ STORED_DOCUMENT_MAX_CHARS = 16 * 1024
 
 
 class RequestRefused(HTTPException):
-    """A request refused before anything runs: a 400 with `code` in its error's extensions."""
+    """A request refused before anything runs: a 400 with `code` in its error's extensions.
+    `whole_batch` when the request is a batch refused as a whole: it is answered as
+    `application/json` whatever the `Accept`, so a client that sent an array reports the error
+    on each of its operations (a single object in the GraphQL response type would read to it
+    as a malformed result)."""
 
-    def __init__(self, reason: str, code: str = "BAD_REQUEST") -> None:
+    def __init__(
+        self, reason: str, code: str = "BAD_REQUEST", *, whole_batch: bool = False
+    ) -> None:
         super().__init__(400, reason)
         self.code = code
+        self.whole_batch = whole_batch
 
 
 def not_allowed() -> RequestRefused:
@@ -104,7 +111,7 @@ class PersistedQueries:
         sha256 = _requested_hash(operation.extensions)
         query = operation.query
         if sha256 is None:
-            if self._trusted_only and (query is None or sha256_of(query) not in self._trusted):
+            if self._trusted_only and (query is None or not self.allows(query)):
                 raise not_allowed()
             return operation
         if query is not None:
@@ -142,6 +149,10 @@ class PersistedQueries:
             return
         await db.read(store_document, sha256=sha256, document=document, most=self._most)
         self._remember(sha256, document)
+
+    def allows(self, document: str) -> bool:
+        """Whether `document` may run when it arrives in full (over a socket, say)."""
+        return not self._trusted_only or sha256_of(document) in self._trusted
 
     def _remember(self, sha256: str, document: str) -> None:
         self._cache[sha256] = document

@@ -17,12 +17,35 @@ from strawberry.types.execution import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from app.docs import documentation_page
+from app.services.listing import MAX_PAGE_SIZE
 from app.settings import Settings
 from resolvers import live
 from resolvers.context import Context, get_context
+from resolvers.document_limits import RequestLimits
 from resolvers.media_types import GRAPHQL_RESPONSE_JSON, is_request_error, prefers_graphql_response
-from resolvers.persisted_queries import PersistedQueries, PersistedQueryNotFound
+from resolvers.parser_cache import parse_document
+from resolvers.persisted_queries import PersistedQueries, PersistedQueryNotFound, RequestRefused
 from resolvers.schema import build_schema
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "query": (str,),
+    "operationName": (str,),
+    "variables": (dict,),
+    "extensions": (dict,),
+}
+
+
+def _malformed(operation: object) -> str | None:
+    """What is wrong with a batched operation's JSON, or None. Strawberry checks these types for
+    a single operation only; in a batch a `query` of 5 reached the executor (a 500's message)."""
+    if not isinstance(operation, dict):
+        return "it must be a JSON object"
+    for name, types in _FIELD_TYPES.items():
+        value = operation.get(name)
+        if value is not None and not isinstance(value, types):
+            kind = "a string" if types == (str,) else "an object"
+            return f"`{name}` must be {kind} or null, if provided"
+    return None
 
 
 class TodoGraphQLRouter(GraphQLRouter[Context, None]):
@@ -30,8 +53,9 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
     websocket_adapter_class = live.LiveSocketAdapter
 
     def __init__(self, settings: Settings) -> None:
+        schema = build_schema(settings)
         super().__init__(
-            build_schema(settings),
+            schema,
             path="/graphql",
             context_getter=get_context,
             graphql_ide="graphiql" if settings.graphql_ide_enabled else None,
@@ -43,6 +67,14 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
             allowed_origins=settings.cors_origins,  # besides the service's own
         )
         self.persisted_queries = PersistedQueries(settings)
+        max_tokens = settings.graphql_max_tokens
+        self.limits = RequestLimits(
+            schema._schema,
+            max_page=MAX_PAGE_SIZE,
+            max_cost=settings.graphql_max_cost,
+            max_mutations=settings.graphql_max_mutations,
+            parse=lambda query: parse_document(query, max_tokens),
+        )
 
     async def on_ws_connect(self, context: Context) -> UnsetType:
         await live.connect(context)
@@ -56,19 +88,24 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         says what to fix."""
         decoded = orjson.loads(data)
         if not isinstance(decoded, dict | list):
-            raise HTTPException(
-                400, "The request body must be a JSON object, or an array of them for a batch"
+            raise RequestRefused(
+                "The request body must be a JSON object, or an array of them for a batch"
             )
         if isinstance(decoded, list):
             batching = self.schema.config.batching_config  # set by `build_schema`
             most = batching["max_operations"] if batching else 1
+            if not decoded:
+                raise RequestRefused("A batch must hold at least one operation", whole_batch=True)
             if len(decoded) > most:
-                raise HTTPException(
-                    400,
+                raise RequestRefused(
                     f"A batch may hold at most {most} operations; this one holds {len(decoded)}",
+                    whole_batch=True,
                 )
-            if not all(isinstance(operation, dict) for operation in decoded):
-                raise HTTPException(400, "Each operation of a batch must be a JSON object")
+            for number, operation in enumerate(decoded, start=1):
+                if reason := _malformed(operation):
+                    raise RequestRefused(
+                        f"Operation {number} of the batch: {reason}", whole_batch=True
+                    )
         return decoded
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
@@ -108,6 +145,8 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
                 "errors": [{"message": error.reason, "extensions": {"code": code}}]
             }
             response = JSONResponse(body, status_code=error.status_code)
+            if getattr(error, "whole_batch", False):
+                return response
         if response.media_type == "application/json" and request.state.graphql_response:
             response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
             if getattr(request.state, "request_error", False):  # set by process_result
@@ -123,18 +162,25 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         root_value: None,
         sub_response: Response,
     ) -> Any:
-        """Every operation gets its document (persisted queries) before any of them runs, so a
-        batch refused for one operation runs none."""
+        """Every operation gets its document (persisted queries), and the request is held to its
+        limits (`RequestLimits`), before any of them runs: a batch refused for one operation, or
+        for what they add up to, runs none."""
         persisted = self.persisted_queries
         request.state.batch = isinstance(request_data, list)
         if not isinstance(request_data, list):
             resolved = await persisted.resolve(request_data, context.db)
             if isinstance(resolved, PersistedQueryNotFound):
                 return resolved
+            self._check_limits([resolved], whole_batch=False)
             return await super().execute_operation(
                 request, request_adapter, resolved, context, root_value, sub_response
             )
-        operations = [await persisted.resolve(operation, context.db) for operation in request_data]
+        try:
+            operations = [await persisted.resolve(each, context.db) for each in request_data]
+        except RequestRefused as refused:
+            refused.whole_batch = True
+            raise
+        self._check_limits(operations, whole_batch=True)
 
         async def execute(
             operation: GraphQLRequestData | PersistedQueryNotFound,
@@ -146,6 +192,27 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
             )
 
         return await asyncio.gather(*map(execute, operations))
+
+    def _check_limits(
+        self,
+        operations: list[GraphQLRequestData] | list[GraphQLRequestData | PersistedQueryNotFound],
+        *,
+        whole_batch: bool,
+    ) -> None:
+        """`RequestRefused` when the operations together cost too much or run too many
+        mutation fields."""
+        cost = mutations = 0
+        for operation in operations:
+            if isinstance(operation, PersistedQueryNotFound):
+                continue
+            more_cost, more_mutations = self.limits.measure(
+                operation.query, operation.operation_name, operation.variables
+            )
+            cost, mutations = cost + more_cost, mutations + more_mutations
+        if reason := self.limits.too_costly(cost):
+            raise RequestRefused(reason, "QUERY_TOO_COSTLY", whole_batch=whole_batch)
+        if reason := self.limits.too_many_mutations(mutations):
+            raise RequestRefused(reason, whole_batch=whole_batch)
 
     async def process_result(
         self, request: Request, result: ExecutionResult

@@ -8,19 +8,16 @@ from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
-from strawberry.extensions.query_depth_limiter import IgnoreContext
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from app.services.listing import MAX_PAGE_SIZE
 from app.settings import Settings
-from resolvers import mutations, queries, subscriptions
+from resolvers import document_limits, mutations, queries, subscriptions
 from resolvers.error_codes import ErrorCodes
 from resolvers.parser_cache import CachedParser
 from schema.types import (
@@ -112,11 +109,6 @@ class Subscription:
     )
 
 
-def _is_introspection(context: IgnoreContext) -> bool:
-    """GraphiQL's introspection query is deep; it is not what the depth limit guards against."""
-    return context.field_name.startswith("__")
-
-
 class TodoSchema(strawberry.Schema):
     """Logs only what `ErrorCodes` will mask: domain errors are answers, not incidents."""
 
@@ -127,18 +119,16 @@ class TodoSchema(strawberry.Schema):
 
 
 def _validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
-    """The limits as validation rules, built once per schema.
-
-    The limiter extensions make a new rule class per instance; taking their rules once keeps the
-    rules identical from request to request, which is what lets `ValidationCache` hit.
-    """
-    limiters: list[AddValidationRules] = [
-        QueryDepthLimiter(max_depth=settings.graphql_max_depth, should_ignore=_is_introspection),
-        MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
-    ]
+    """The limits as validation rules, built once per schema: the same rule classes from request
+    to request are what lets `ValidationCache` hit. Depth and aliases are measured with each
+    fragment once (`resolvers.document_limits`), not by Strawberry's limiters, which expand every
+    spread again (2^n for a chain of fragments that each spread the next one twice)."""
+    rules = document_limits.validation_rules(
+        max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases
+    )
     if not settings.introspection_enabled:
-        limiters.append(DisableIntrospection())
-    return [rule for limiter in limiters for rule in limiter.validation_rules]
+        rules += DisableIntrospection().validation_rules
+    return rules
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
@@ -146,7 +136,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     # The caches key on the query text (with the token limit) and on the parsed document.
     extensions: list[Callable[[], SchemaExtension]] = [
         partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
-        partial(CachedParser, maxsize=256),
+        CachedParser,
         partial(AddValidationRules, _validation_rules(settings)),
         partial(ValidationCache, maxsize=256),
         partial(ErrorCodes, suggest=not settings.is_production),

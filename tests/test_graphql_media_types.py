@@ -76,9 +76,18 @@ def test_a_batch_keeps_its_200_and_drops_data_only_where_nothing_ran(
 
 
 def test_a_refused_request_gets_the_preferred_type_too(client: TestClient) -> None:
-    response = post(client, [{"query": "{ me { id } }"}] * 11, RESPONSE_JSON)
+    response = post(client, 1, RESPONSE_JSON)
     assert response.status_code == 400
     assert response.headers["content-type"].startswith(RESPONSE_JSON)
+
+
+def test_a_batch_refused_as_a_whole_stays_application_json(client: TestClient) -> None:
+    """Apollo's BatchHttpLink reads one object in the GraphQL response type as a malformed
+    batch ("results with length 1, expected length of 11"); as `application/json` it reports the
+    server's error on each operation (tests/test_graphql_limits.py: every kind of refusal)."""
+    response = post(client, [{"query": "{ me { id } }"}] * 11, BOTH)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/json")
 
 
 def test_an_unknown_persisted_query_stays_a_200(client: TestClient) -> None:

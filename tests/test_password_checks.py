@@ -17,6 +17,13 @@ from app.settings import Settings
 from models import User
 from tests.support import PASSWORD, database, error_codes, signup
 
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    """The mutation limit (GRAPHQL_MAX_MUTATIONS) lifted: the password bound must hold alone."""
+    return make_settings(graphql_max_mutations=1000)
+
+
 SIGNUP = 'a{i}: signup(input: {{email: "u{n}-{i}@example.com", name: "N", password: "PW"}}) '
 LOGIN = 'a{i}: login(input: {{email: "a@example.com", password: "PW"}}) '
 

@@ -295,3 +295,44 @@ def test_a_persisted_mutation_by_hash_over_get_is_refused_and_changes_nothing(
     assert response.json()["errors"][0]["message"] == "mutations are not allowed when using GET"
     titles = [task["title"] for task in client.get("/api/tasks", headers=alice.headers).json()]
     assert titles == ["by GET"]  # the POST's task only
+
+
+TRUSTED_EVENTS = "subscription Events { taskEvents { kind taskId } }"
+
+
+def subscribe_over_socket(client: TestClient, account: Account, query: str) -> dict[str, Any]:
+    """Subscribe over a socket, write a task, and answer the first message the socket gets."""
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        init = {"authorization": f"Bearer {account.access_token}"}
+        ws.send_json({"type": "connection_init", "payload": init})
+        assert ws.receive_json() == {"type": "connection_ack"}
+        ws.send_json({"type": "subscribe", "id": "1", "payload": {"query": query}})
+        create_task(client, account, "written after subscribing")
+        message: dict[str, Any] = ws.receive_json()
+        return message
+
+
+@pytest.fixture
+def trusted_subscriptions(make_settings: Callable[..., Settings], tmp_path: Path) -> TestClient:
+    path = manifest(tmp_path, STATS, TRUSTED_EVENTS)
+    settings = make_settings(graphql_trusted_documents=path, graphql_trusted_only=True)
+    return TestClient(create_app(settings))
+
+
+def test_trusted_only_refuses_any_other_subscription_over_a_socket(
+    trusted_subscriptions: TestClient, alice: Account
+) -> None:
+    with trusted_subscriptions as client:
+        other = "subscription { taskEvents { kind task { title } } }"
+        message = subscribe_over_socket(client, alice, other)
+    assert (message["type"], message["id"]) == ("error", "1")
+    assert message["payload"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_ALLOWED"
+
+
+def test_trusted_only_runs_a_trusted_subscription_over_a_socket(
+    trusted_subscriptions: TestClient, alice: Account
+) -> None:
+    with trusted_subscriptions as client:
+        message = subscribe_over_socket(client, alice, TRUSTED_EVENTS)
+    assert message["type"] == "next"
+    assert message["payload"]["data"]["taskEvents"]["kind"] == "CREATED"

@@ -2,6 +2,7 @@
 // the document once when the server does not know it) and batching. Prints one JSON object:
 // what each step answered and which HTTP requests it took. Usage: node apollo.mjs URL TOKEN NONCE
 // (the nonce names the operations, so that every run sends documents the server has not seen).
+// Last, a batch one operation too large, as Apollo's BatchHttpLink reports it to each query.
 import { createHash } from "node:crypto";
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache, gql } from "@apollo/client/core/index.js";
 import { BatchHttpLink } from "@apollo/client/link/batch-http/index.js";
@@ -40,6 +41,18 @@ async function step(transport, documents) {
   return { data: answers.map((answer) => answer.data), requests };
 }
 
+// One batch of eleven operations, one more than the server takes: what each query rejects with.
+async function oversized() {
+  const link = new BatchHttpLink({ uri: url, headers: { authorization: `Bearer ${token}` }, batchMax: 11 });
+  const apollo = new ApolloClient({ link, cache: new InMemoryCache() });
+  const queries = Array.from({ length: 11 }, (_, i) => gql(`query Over${nonce}${i} { taskStats { total } }`));
+  const outcomes = await Promise.allSettled(queries.map((query) => apollo.query({ query, fetchPolicy: "network-only" })));
+  return outcomes.map((outcome) => {
+    const error = outcome.reason?.networkError;
+    return { name: error?.name, statusCode: error?.statusCode, message: error?.result?.errors?.[0]?.message };
+  });
+}
+
 const STATS = `query Stats${nonce} { taskStats { total pending } }`;
 const TITLES = `query Titles${nonce} { tasks(first: 5) { nodes { title } } }`;
 console.log(
@@ -47,5 +60,6 @@ console.log(
     first: await step("http", [STATS]),
     again: await step("http", [STATS]),
     batch: await step("batch", [STATS, TITLES]),
+    oversized: await oversized(),
   }),
 );

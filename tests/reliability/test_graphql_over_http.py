@@ -49,6 +49,17 @@ def test_apollo_clients_batch_link_sends_hashes_and_resends_only_the_unknown(
     assert steps["batch"]["requests"] == [_request("POST", False, 2), _request("POST", True)]
 
 
+def test_apollo_clients_batch_link_reports_an_oversized_batch_as_a_server_error(
+    live_server: Server,
+) -> None:
+    """Refused as a whole, the batch is `application/json`: each query gets the server's 400 and
+    its message, not "server returned results with length 1, expected length of 11"."""
+    account = register(live_server.url)
+    reported = _apollo(live_server, account.access_token)["oversized"]
+    message = "A batch may hold at most 10 operations; this one holds 11"
+    assert reported == [{"name": "ServerError", "statusCode": 400, "message": message}] * 11
+
+
 def test_apollo_clients_graphql_ws_link_gets_events_and_stops_at_4401(
     live_server: Server,
 ) -> None:
