@@ -15,7 +15,9 @@ from sqlmodel import Session
 from app.broker import Broker
 from app.engine import TRANSACTION_ISOLATION
 from app.errors import Unavailable
+from app.security import TokenClaims
 from app.statements import Prepared, Runner, Statement
+from app.throttle import Window
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -42,6 +44,10 @@ class Database:
       statements on the driver's cursor. Each statement is a transaction of its own, which saves
       the BEGIN and ROLLBACK round trips. For reads, and for writes that are a single statement
       (an INSERT, an UPDATE ... RETURNING), atomic by themselves.
+    - `write` is `read` for a user's change to their tasks (a create, update, toggle, delete,
+      restore or purge): the change first takes a place in the user's writes of the minute
+      (`USER_WRITES_PER_MINUTE`, across doors and instances), or fails with `RateLimited` and
+      runs nothing.
     - `run` gives the service a transaction: it commits what it writes, and whatever it leaves
       unfinished is rolled back when the session closes.
 
@@ -53,10 +59,16 @@ class Database:
     """
 
     def __init__(
-        self, engine: Engine, timeout: float, threads: int, broker: Broker | None = None
+        self,
+        engine: Engine,
+        timeout: float,
+        threads: int,
+        broker: Broker | None = None,
+        writes: Window | None = None,
     ) -> None:
         self.engine = engine
         self._broker = broker  # takes SQLite's events (`Runner`); None on PostgreSQL
+        self._writes = writes  # each user's task writes of the minute; None: unlimited
         self.timeout = timeout
         self._transactional = engine.execution_options(
             isolation_level=TRANSACTION_ISOLATION[engine.dialect.name]
@@ -90,6 +102,24 @@ class Database:
                 runner.close()
 
         return await self._call(each_statement)
+
+    async def write(
+        self,
+        service: Callable[Concatenate[Runner, TokenClaims, P], T],
+        viewer: TokenClaims,
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """`service(runner, viewer, ...)` as `read` runs it, once the viewer's write is counted
+        (in the same worker thread: the count may be a round trip to Redis)."""
+
+        def counted(runner: Runner) -> T:
+            if self._writes is not None:
+                self._writes.claim(str(viewer.user_id))
+            return service(runner, viewer, *args, **kwargs)
+
+        return await self.read(counted)
 
     async def _call(self, unit: Callable[[], T]) -> T:
         """`unit` in a worker thread, answered within `timeout`.

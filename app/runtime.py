@@ -21,6 +21,7 @@ class Runtime:
     @classmethod
     def from_settings(cls, settings: Settings) -> "Runtime":
         broker = Broker(settings.graphql_max_sockets_per_user)
+        throttles = Throttles(settings)
         return cls(
             settings=settings,
             db=Database(
@@ -28,8 +29,9 @@ class Runtime:
                 timeout=settings.db_timeout,
                 threads=settings.database_threads,
                 broker=broker if settings.is_sqlite else None,  # PostgreSQL: `app.listener`
+                writes=throttles.writes_by_user,
             ),
             hasher=PasswordHasher(settings.bcrypt_rounds, settings.max_concurrent_hashes),
-            throttles=Throttles(settings),
+            throttles=throttles,
             broker=broker,
         )

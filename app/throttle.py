@@ -1,6 +1,6 @@
-"""Rate limits on password work: failed logins per email and per client address, signups per
-address (counted in the `limits` library's storage: memory, or Redis across workers), and the
-password checks one HTTP request may run."""
+"""Rate limits: failed logins per email and per client address, signups per address, task writes
+per user (counted in the `limits` library's storage: memory, or Redis across workers and
+instances), and the password checks one HTTP request may run."""
 
 import math
 import time
@@ -16,15 +16,18 @@ from app.settings import Settings
 from models.session import USER_AGENT_MAX
 
 THROTTLE_UNAVAILABLE = "Login is unavailable for a moment; try again shortly"
+WRITES_UNAVAILABLE = "Changes are unavailable for a moment; try again shortly"
+WRITE_WINDOW_SECONDS = 60
 
 
 @contextmanager
-def _store_answers() -> Iterator[None]:
-    """The counts live in the store (Redis across workers); without them no login is let through."""
+def _store_answers(unavailable: str) -> Iterator[None]:
+    """The counts live in the store (Redis across workers); without them nothing it guards is let
+    through."""
     try:
         yield
     except StorageError as error:
-        raise Unavailable(THROTTLE_UNAVAILABLE) from error
+        raise Unavailable(unavailable) from error
 
 
 class Window:
@@ -36,15 +39,22 @@ class Window:
     """
 
     def __init__(
-        self, store: storage.Storage, name: str, limit: int, seconds: int, refusal: str
+        self,
+        store: storage.Storage,
+        name: str,
+        limit: int,
+        seconds: int,
+        refusal: str,
+        unavailable: str = THROTTLE_UNAVAILABLE,
     ) -> None:
         self._store = store
         self._item = RateLimitItemPerSecond(limit, seconds, namespace=name)
         self._refusal = refusal
+        self._unavailable = unavailable
 
     def claim(self, key: str) -> None:
         """Take a place for `key`, or raise `RateLimited` (counting nothing) if none is free."""
-        with _store_answers():
+        with _store_answers(self._unavailable):
             storage_key = self._item.key_for(key)
             if self._store.incr(storage_key, self._item.get_expiry()) <= self._item.amount:
                 return
@@ -54,7 +64,7 @@ class Window:
         raise RateLimited(f"{self._refusal}; try again in {retry_after} seconds", retry_after)
 
     def give_back(self, key: str) -> None:
-        with _store_answers():
+        with _store_answers(self._unavailable):
             self._decrement(self._item.key_for(key))
 
     def _decrement(self, storage_key: str) -> None:
@@ -88,6 +98,18 @@ class Throttles:
             settings.signup_max_per_address,
             settings.signup_window_seconds,
             "Too many sign-ups from this address",
+        )
+        self.writes_by_user = (
+            Window(
+                store,
+                "writes",
+                settings.user_writes_per_minute,
+                WRITE_WINDOW_SECONDS,
+                "Too many changes to your tasks",
+                WRITES_UNAVAILABLE,
+            )
+            if settings.user_writes_per_minute
+            else None
         )
 
     def claim_login(self, email: str, address: str) -> None:

@@ -186,9 +186,9 @@ async def create_task(
     key: Annotated[str | None, Depends(idempotency_key)],
 ) -> Response:
     if key is None:
-        task = await db.read(task_service.create_task, viewer, data=data)
+        task = await db.write(task_service.create_task, viewer, data=data)
         return json_body(task, status.HTTP_201_CREATED, etag(task))
-    answer = await db.read(idempotency.create_once, viewer, key=key, data=data)
+    answer = await db.write(idempotency.create_once, viewer, key=key, data=data)
     headers = etag(answer.body) | ({"Idempotent-Replayed": "true"} if answer.replayed else {})
     return json_body(answer.body, answer.status_code, headers)
 
@@ -229,7 +229,7 @@ async def update_task(
     task_id: TaskId, changes: TaskUpdate, viewer: Viewer, db: DatabaseDep, if_match: IF_MATCH = None
 ) -> Response:
     """Change any of the fields; those left out stay as they are."""
-    updated = await db.read(
+    updated = await db.write(
         task_service.update_task,
         viewer,
         task_id=task_id,
@@ -253,7 +253,7 @@ async def toggle_task(
 ) -> Response:
     """Flip `completed`."""
     expected = expected_versions(if_match)
-    toggled = await db.read(task_service.toggle_task, viewer, task_id=task_id, expected=expected)
+    toggled = await db.write(task_service.toggle_task, viewer, task_id=task_id, expected=expected)
     return json_body(toggled, headers=etag(toggled))
 
 
@@ -263,7 +263,7 @@ async def delete_task(
 ) -> Message:
     """Move the task to the trash (`/api/trash`)."""
     expected = expected_versions(if_match)
-    await db.read(task_service.delete_task, viewer, task_id=task_id, expected=expected)
+    await db.write(task_service.delete_task, viewer, task_id=task_id, expected=expected)
     return Message(message="Task deleted successfully")
 
 

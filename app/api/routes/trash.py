@@ -41,16 +41,16 @@ async def list_trash(
 )
 async def restore_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Response:
     """Back among your tasks, with its tags, one version more."""
-    restored = await db.read(trash_service.restore_task, viewer, task_id=task_id)
+    restored = await db.write(trash_service.restore_task, viewer, task_id=task_id)
     return json_body(restored, headers=etag(restored))
 
 
 @router.delete("/{task_id}", response_model=Message, responses=errors(400, 401, 404))
 async def purge_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Message:
-    await db.read(trash_service.purge_task, viewer, task_id=task_id)
+    await db.write(trash_service.purge_task, viewer, task_id=task_id)
     return Message(message="Task deleted permanently")
 
 
 @router.delete("", response_model=Purged, responses=errors(401))
 async def empty_trash(viewer: Viewer, db: DatabaseDep) -> Purged:
-    return Purged(purged=await db.read(trash_service.empty_trash, viewer))
+    return Purged(purged=await db.write(trash_service.empty_trash, viewer))
