@@ -2,6 +2,7 @@
 per user (counted in the `limits` library's storage: memory, or Redis across workers and
 instances), and the password checks one HTTP request may run."""
 
+import logging
 import math
 import time
 from collections.abc import Iterator
@@ -16,18 +17,17 @@ from app.settings import Settings
 from models.session import USER_AGENT_MAX
 
 THROTTLE_UNAVAILABLE = "Login is unavailable for a moment; try again shortly"
-WRITES_UNAVAILABLE = "Changes are unavailable for a moment; try again shortly"
 WRITE_WINDOW_SECONDS = 60
+logger = logging.getLogger(__name__)
 
 
 @contextmanager
-def _store_answers(unavailable: str) -> Iterator[None]:
-    """The counts live in the store (Redis across workers); without them nothing it guards is let
-    through."""
+def _store_answers() -> Iterator[None]:
+    """The counts live in the store (Redis across workers); without them no login is let through."""
     try:
         yield
     except StorageError as error:
-        raise Unavailable(unavailable) from error
+        raise Unavailable(THROTTLE_UNAVAILABLE) from error
 
 
 class Window:
@@ -36,6 +36,10 @@ class Window:
     `claim` counts one *before* the work it guards, so concurrent attempts cannot all slip in
     under the limit; once the window is full it refuses and counts nothing (the place it took for
     a moment is given straight back). `give_back` returns a place the work did not use up.
+
+    Without its store a window refuses everything (`Unavailable`), unless it `fails_open`: then it
+    lets everything through, uncounted. Logins fail closed (a store outage must not open the door
+    to guessing); task writes fail open (an outage of Redis must not make the service read-only).
     """
 
     def __init__(
@@ -45,26 +49,36 @@ class Window:
         limit: int,
         seconds: int,
         refusal: str,
-        unavailable: str = THROTTLE_UNAVAILABLE,
+        *,
+        fails_open: bool = False,
     ) -> None:
         self._store = store
         self._item = RateLimitItemPerSecond(limit, seconds, namespace=name)
         self._refusal = refusal
-        self._unavailable = unavailable
+        self._fails_open = fails_open
 
     def claim(self, key: str) -> None:
         """Take a place for `key`, or raise `RateLimited` (counting nothing) if none is free."""
-        with _store_answers(self._unavailable):
-            storage_key = self._item.key_for(key)
-            if self._store.incr(storage_key, self._item.get_expiry()) <= self._item.amount:
-                return
-            self._decrement(storage_key)
-            reset_at = self._store.get_expiry(storage_key)
-        retry_after = max(1, math.ceil(reset_at - time.time()))
-        raise RateLimited(f"{self._refusal}; try again in {retry_after} seconds", retry_after)
+        try:
+            reset_at = self._take(self._item.key_for(key))
+        except StorageError as error:
+            if not self._fails_open:
+                raise Unavailable(THROTTLE_UNAVAILABLE) from error
+            logger.warning("throttle store unavailable; %s not counted: %r", self._item, error)
+            return
+        if reset_at is not None:
+            retry_after = max(1, math.ceil(reset_at - time.time()))
+            raise RateLimited(f"{self._refusal}; try again in {retry_after} seconds", retry_after)
+
+    def _take(self, storage_key: str) -> float | None:
+        """None when a place was taken; else when the full window ends (nothing counted)."""
+        if self._store.incr(storage_key, self._item.get_expiry()) <= self._item.amount:
+            return None
+        self._decrement(storage_key)
+        return float(self._store.get_expiry(storage_key))
 
     def give_back(self, key: str) -> None:
-        with _store_answers(self._unavailable):
+        with _store_answers():
             self._decrement(self._item.key_for(key))
 
     def _decrement(self, storage_key: str) -> None:
@@ -106,7 +120,7 @@ class Throttles:
                 settings.user_writes_per_minute,
                 WRITE_WINDOW_SECONDS,
                 "Too many changes to your tasks",
-                WRITES_UNAVAILABLE,
+                fails_open=True,
             )
             if settings.user_writes_per_minute
             else None
