@@ -349,7 +349,7 @@ class RequestLimits:
         if not isinstance(query, str) or not isinstance(operation_name, str | None):
             return 0, 0
         given = variables if isinstance(variables, dict) else {}
-        pages = tuple(sorted((k, v) for k, v in given.items() if type(v) is int))
+        pages = tuple(sorted((k, n) for k, v in given.items() if (n := _whole(v)) is not None))
         if len(query) > MEASURED_QUERY_MAX_CHARS:
             return self._measure(query, operation_name, pages)
         return self._measured(query, operation_name, pages)
@@ -383,3 +383,10 @@ class RequestLimits:
             f"This request runs {mutations} mutation fields; at most {self.max_mutations} may "
             "run in one request (aliases and batched operations count together)"
         )
+
+
+def _whole(value: object) -> int | None:
+    """A variable's value as GraphQL's `Int` takes it (5, and 5.0 too), or None."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if type(value) is int else None

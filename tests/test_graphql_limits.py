@@ -142,6 +142,15 @@ def test_first_given_as_a_variable_counts(client: TestClient, alice: Account) ->
     assert "errors" not in answered.json()
 
 
+def test_first_given_as_a_whole_float_counts_as_graphql_takes_it(
+    client: TestClient, alice: Account
+) -> None:
+    """GraphQL's Int takes 500.0 as 500: the cost must too."""
+    query = "query($n: Int) { " + aliased("tasks(first: $n) { nodes { id } }", 11) + " }"
+    refused = post(client, {"query": query, "variables": {"n": 500.0}}, alice)
+    assert refusal(refused)[:2] == (400, "QUERY_TOO_COSTLY")
+
+
 def test_the_operations_of_a_batch_add_up(client: TestClient, alice: Account) -> None:
     one = {"query": "{ " + PAGE_WITH_OWNERS + " }"}
     assert all("errors" not in answer for answer in post(client, [one] * 4, alice).json())
