@@ -22,6 +22,7 @@ from models.text import (
     TagName,
     Tags,
     Title,
+    title_key,
 )
 from models.utc import UTCDateTime, UTCInstant, utcnow
 
@@ -110,7 +111,7 @@ class TaskBase(SQLModel):
 
 def _title_key(context: Any) -> str:
     """`title_key` of a row inserted without one: its title case-folded, as the services set it."""
-    return str(context.get_current_parameters()["title"]).casefold()
+    return title_key(str(context.get_current_parameters()["title"]))
 
 
 def _live(name: str, *columns: Any) -> Index:

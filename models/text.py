@@ -296,6 +296,11 @@ def tag_key(name: str) -> str:
     return name.casefold()
 
 
+def title_key(title: str) -> str:
+    """What the `title` order compares: the title case-folded (Unicode), stored beside it."""
+    return title.casefold()
+
+
 def _distinct_tags(names: list[str]) -> list[str]:
     """Each tag once (the first spelling given), sorted case-insensitively; at most
     TAGS_PER_TASK of them."""

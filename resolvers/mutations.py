@@ -7,7 +7,6 @@ from strawberry.types import Info
 from app.services import accounts
 from app.services import sessions as session_service
 from app.services import tasks as task_service
-from app.services import trash as trash_service
 from app.validation import validate
 from models.session import AccountDeletion, PasswordChange
 from models.task import TaskCreate, TaskUpdate
@@ -138,16 +137,16 @@ async def delete_task(info: ContextInfo, id: int, expected_version: int | None =
 
 async def restore_task(info: ContextInfo, id: int) -> TaskType:
     user, viewer = await info.context.user(), await info.context.claims()
-    restored = await info.context.db.write(trash_service.restore_task, viewer, task_id=id)
+    restored = await info.context.db.write(task_service.restore_task, viewer, task_id=id)
     return TaskType.from_row(restored, UserType.from_model(user))
 
 
 async def purge_task(info: ContextInfo, id: int) -> bool:
     viewer = await info.context.claims()
-    await info.context.db.write(trash_service.purge_task, viewer, task_id=id)
+    await info.context.db.write(task_service.purge_task, viewer, task_id=id)
     return True
 
 
 async def empty_trash(info: ContextInfo) -> int:
     viewer = await info.context.claims()
-    return await info.context.db.write(trash_service.empty_trash, viewer)
+    return await info.context.db.write(task_service.empty_trash, viewer)

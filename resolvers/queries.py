@@ -6,9 +6,9 @@ from functools import partial
 import strawberry
 from strawberry.types import Info
 
+from app.services import listing
 from app.services import sessions as session_service
 from app.services import tasks as task_service
-from app.services import trash as trash_service
 from app.services.listing import TaskPage
 from app.services.tags import tag_counts
 from app.validation import validate
@@ -76,7 +76,7 @@ async def tasks(
         sort = Sort(field=order_by.field, descending=order_by.direction is OrderDirection.DESC)
     after = None if after is strawberry.UNSET else after
     page = await context.db.read(
-        task_service.page_tasks,
+        listing.page_tasks,
         viewer,
         task_filter=task_filter,
         sort=sort,
@@ -86,7 +86,7 @@ async def tasks(
     )
 
     async def count() -> int:
-        return await context.db.read(task_service.count_tasks, viewer, task_filter=task_filter)
+        return await context.db.read(listing.count_tasks, viewer, task_filter=task_filter)
 
     return _connection(page, UserType.from_model(user), after, count)
 
@@ -98,7 +98,7 @@ async def trash(
     user, viewer = await context.user(), await context.claims()
     after = None if after is strawberry.UNSET else after
     page = await context.db.read(
-        trash_service.page_trash,
+        listing.page_trash,
         viewer,
         first=DEFAULT_PAGE_SIZE if first is None else first,
         after=after,
@@ -106,8 +106,8 @@ async def trash(
     )
 
     async def count() -> int:
-        listing = await context.db.read(trash_service.list_trash, viewer, limit=1, offset=0)
-        return listing.total
+        found = await context.db.read(listing.list_trash, viewer, limit=1, offset=0)
+        return found.total
 
     return _connection(page, UserType.from_model(user), after, count)
 

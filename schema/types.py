@@ -13,7 +13,7 @@ import strawberry
 
 from app.events import TaskEvent
 from app.services.accounts import LoginResult
-from app.services.listing import TaskRow
+from app.services.task_table import TaskRow
 from models.session import SessionPublic
 from models.task import TagCount, TaskStats
 from models.user import Tokens, User

@@ -12,7 +12,7 @@ from sqlmodel import col, delete, func, select
 
 from app.errors import AuthError
 from app.security import TokenClaims
-from app.services import accounts, sessions, tasks, trash
+from app.services import accounts, listing, sessions, tasks
 from app.services.tags import tag_counts
 from app.settings import Settings
 from app.statements import Runner
@@ -113,11 +113,11 @@ def test_graphql_refuses_the_token_of_a_deleted_user(
 
 
 SERVICES: list[Callable[[Runner, TokenClaims, int], Any]] = [
-    lambda r, u, _: tasks.list_tasks(r, u, task_filter=TaskFilter(), limit=10, offset=0),
-    lambda r, u, _: tasks.page_tasks(
+    lambda r, u, _: listing.list_tasks(r, u, task_filter=TaskFilter(), limit=10, offset=0),
+    lambda r, u, _: listing.page_tasks(
         r, u, task_filter=TaskFilter(search="x"), first=10, after=None, cursor_key="k"
     ),
-    lambda r, u, _: tasks.count_tasks(r, u, task_filter=TaskFilter(completed=True)),
+    lambda r, u, _: listing.count_tasks(r, u, task_filter=TaskFilter(completed=True)),
     lambda r, u, t: tasks.find_task(r, u, task_id=t),
     lambda r, u, t: tasks.get_task(r, u, task_id=t),
     lambda r, u, _: tasks.create_task(r, u, data=TaskCreate(title="x")),
@@ -129,10 +129,10 @@ SERVICES: list[Callable[[Runner, TokenClaims, int], Any]] = [
     lambda r, u, _: sessions.live_sessions(r, u),
     lambda r, u, _: sessions.end_session(r, u, session_id=uuid.uuid4()),
     lambda r, u, _: accounts.user_of(r, u),
-    lambda r, u, _: trash.list_trash(r, u, limit=10, offset=0),
-    lambda r, u, t: trash.restore_task(r, u, task_id=t),
-    lambda r, u, t: trash.purge_task(r, u, task_id=t),
-    lambda r, u, _: trash.empty_trash(r, u),
+    lambda r, u, _: listing.list_trash(r, u, limit=10, offset=0),
+    lambda r, u, t: tasks.restore_task(r, u, task_id=t),
+    lambda r, u, t: tasks.purge_task(r, u, task_id=t),
+    lambda r, u, _: tasks.empty_trash(r, u),
     lambda r, u, _: tag_counts(r, u),
 ]
 

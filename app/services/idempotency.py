@@ -24,6 +24,7 @@ from app.security import TokenClaims
 from app.services.tasks import create_task
 from app.statements import Runner
 from models.idempotency import IdempotencyKey
+from models.tables import table
 from models.task import TaskCreate
 from models.utc import utcnow
 
@@ -31,7 +32,7 @@ IDEMPOTENCY_TTL = timedelta(hours=24)
 KEY_REUSED = "Idempotency-Key was already used with a different request"
 KEY_IN_USE = "A request with this Idempotency-Key is in progress"
 
-_keys = IdempotencyKey.metadata.tables[IdempotencyKey.__tablename__]
+_keys = table(IdempotencyKey)
 _columns = _keys.c
 _this_key = (_columns.user_id == bindparam("user_id"), _columns.key == bindparam("key"))
 _now = bindparam("now", type_=_columns.expires_at.type)

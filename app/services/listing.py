@@ -12,7 +12,7 @@ segment) with bound parameters, and reused.
 
 import hashlib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -41,31 +41,30 @@ from app.errors import AuthError, FieldError, InvalidInput
 from app.security import TokenClaims
 from app.services.cursors import INVALID_CURSOR, Position, decode_cursor, encode_cursor
 from app.services.sessions import SESSION_ENDED, caller, require_session, session_live
+from app.services.task_table import (
+    COLUMNS,
+    LIVE,
+    OWNED,
+    PUBLIC_COLUMNS,
+    TASKS,
+    TRASH_COLUMNS,
+    TRASHED,
+    TaskRow,
+    task_row,
+    trashed_row,
+)
 from app.statements import AnySelect, Runner
 from app.unicode_lower import unicode_lower
+from models.tables import table
 from models.tag import Tag, TaskTag
-from models.task import TASK_FIELDS, Priority, PriorityRank, Sort, Task, TaskFilter, TaskOrder
-from models.text import tag_key
+from models.task import Priority, PriorityRank, Sort, TaskFilter, TaskOrder
+from models.text import tag_key, title_key
 from models.utc import UTCDateTime, utcnow
 
 MAX_PAGE_SIZE = 500
 
-TaskRow = dict[str, Any]  # a task as its owner sees it: the fields of `TaskBase` by name
-
-_tasks = Task.metadata.tables[Task.__tablename__]
-_columns = _tasks.c
-_tags = Tag.metadata.tables[Tag.__tablename__]
-_task_tags = TaskTag.metadata.tables[TaskTag.__tablename__]
-PUBLIC_COLUMNS = tuple(_columns[name] for name in TASK_FIELDS)
-TRASH_COLUMNS = (*PUBLIC_COLUMNS, _columns.deleted_at)
-
-
-def task_row(values: Sequence[Any]) -> TaskRow:
-    return dict(zip(TASK_FIELDS, values, strict=True))
-
-
-def trashed_row(values: Sequence[Any]) -> TaskRow:
-    return dict(zip((*TASK_FIELDS, "deleted_at"), values, strict=True))
+_tags = table(Tag)
+_task_tags = table(TaskTag)
 
 
 # Filters --------------------------------------------------------------------------------------
@@ -88,7 +87,7 @@ class Shape:
 def _carries(index: int) -> ColumnElement[bool]:
     """The task carries the user's tag of key `:tag_<index>`."""
     return exists().where(
-        _task_tags.c.task_id == _columns.id,
+        _task_tags.c.task_id == COLUMNS.id,
         _task_tags.c.tag_id == _tags.c.id,
         _tags.c.user_id == bindparam("user_id"),
         _tags.c.key == bindparam(f"tag_{index}", type_=String()),
@@ -97,33 +96,30 @@ def _carries(index: int) -> ColumnElement[bool]:
 
 def _conditions(shape: Shape) -> list[ColumnElement[bool]]:
     """The owner's live tasks (or trashed ones), narrowed by the filters of `shape`."""
-    conditions = [
-        _columns.user_id == bindparam("user_id"),
-        _columns.deleted_at.is_not(None) if shape.trash else _columns.deleted_at.is_(None),
-    ]
+    conditions = [OWNED, TRASHED if shape.trash else LIVE]
     if shape.completed:
-        conditions.append(_columns.completed == bindparam("completed"))
+        conditions.append(COLUMNS.completed == bindparam("completed"))
     if shape.search:
         needle = bindparam("needle", type_=String())
         conditions.append(
             or_(
-                unicode_lower(_columns.title).like(needle, escape="/"),
-                unicode_lower(_columns.description).like(needle, escape="/"),
+                unicode_lower(COLUMNS.title).like(needle, escape="/"),
+                unicode_lower(COLUMNS.description).like(needle, escape="/"),
             )
         )
     if shape.priorities:
         ranks = [bindparam(f"priority_{i}", type_=PriorityRank()) for i in range(shape.priorities)]
-        conditions.append(_columns.priority.in_(ranks))
+        conditions.append(COLUMNS.priority.in_(ranks))
     conditions += [_carries(index) for index in range(shape.tags)]
     if shape.due_before:
-        conditions.append(_columns.due_at < bindparam("due_before", type_=UTCDateTime()))
+        conditions.append(COLUMNS.due_at < bindparam("due_before", type_=UTCDateTime()))
     if shape.due_after:
-        conditions.append(_columns.due_at >= bindparam("due_after", type_=UTCDateTime()))
+        conditions.append(COLUMNS.due_at >= bindparam("due_after", type_=UTCDateTime()))
     if shape.overdue is not None:
         now = bindparam("now", type_=UTCDateTime())
         # Never NULL (a task without a due date is not overdue), so NOT gives the rest.
         overdue = and_(
-            _columns.completed == false(), _columns.due_at.is_not(None), _columns.due_at < now
+            COLUMNS.completed == false(), COLUMNS.due_at.is_not(None), COLUMNS.due_at < now
         )
         conditions.append(overdue if shape.overdue else not_(overdue))
     return conditions
@@ -188,7 +184,7 @@ class Where:
 @cache
 def _count_statement(shape: Shape) -> AnySelect:
     """The count, and whether the user still exists."""
-    return select(func.count(), session_live()).select_from(_tasks).where(*_conditions(shape))
+    return select(func.count(), session_live()).select_from(TASKS).where(*_conditions(shape))
 
 
 def count(runner: Runner, where: Where) -> int:
@@ -306,7 +302,7 @@ class Segment:
         """`task`'s key in this segment, as JSON values (for a cursor)."""
         values = []
         for column in self.key:
-            value = task["title"].casefold() if column.name == "title_key" else task[column.name]
+            value = title_key(task["title"]) if column.name == "title_key" else task[column.name]
             values.append(value.isoformat() if isinstance(value, datetime) else value)
         return tuple(values)
 
@@ -331,7 +327,7 @@ class Order:
         return next(index for index, part in enumerate(self.segments) if part.holds(task))
 
 
-_ID = _columns.id
+_ID = COLUMNS.id
 
 
 def _by(column: Any, descending: bool) -> Order:
@@ -344,37 +340,37 @@ def _by(column: Any, descending: bool) -> Order:
 def _by_due_date(descending: bool) -> Order:
     """Tasks with a due date by due date, then those without: last in both directions."""
     with_date = Segment(
-        _columns.due_at.is_not(None),
+        COLUMNS.due_at.is_not(None),
         lambda task: task["due_at"] is not None,
-        (_columns.due_at, _ID),
+        (COLUMNS.due_at, _ID),
         descending,
     )
-    due = (_columns.due_at.desc() if descending else _columns.due_at.asc()).nulls_last()
+    due = (COLUMNS.due_at.desc() if descending else COLUMNS.due_at.asc()).nulls_last()
     without = Segment(
-        _columns.due_at.is_(None), lambda task: task["due_at"] is None, (_ID,), descending, due
+        COLUMNS.due_at.is_(None), lambda task: task["due_at"] is None, (_ID,), descending, due
     )
     name = "-due_at" if descending else "due_at"
     return Order(name, (with_date, without), (due, *with_date.order_by()[1:]))
 
 
 _incomplete = Segment(
-    _columns.completed == false(),
+    COLUMNS.completed == false(),
     lambda task: not task["completed"],
-    (_columns.created_at, _ID),
+    (COLUMNS.created_at, _ID),
     True,
 )
 _completed = Segment(
-    _columns.completed == true(), lambda task: task["completed"], (_columns.created_at, _ID), True
+    COLUMNS.completed == true(), lambda task: task["completed"], (COLUMNS.created_at, _ID), True
 )
 DEFAULT_ORDER = Order(
-    "default", (_incomplete, _completed), (_columns.completed.asc(), *_incomplete.order_by())
+    "default", (_incomplete, _completed), (COLUMNS.completed.asc(), *_incomplete.order_by())
 )
-TRASH_ORDER = _by(_columns.deleted_at, descending=True)  # most recently deleted first
+TRASH_ORDER = _by(COLUMNS.deleted_at, descending=True)  # most recently deleted first
 _COLUMNS = {
-    TaskOrder.CREATED_AT: _columns.created_at,
-    TaskOrder.UPDATED_AT: _columns.updated_at,
-    TaskOrder.PRIORITY: _columns.priority,
-    TaskOrder.TITLE: _columns.title_key,
+    TaskOrder.CREATED_AT: COLUMNS.created_at,
+    TaskOrder.UPDATED_AT: COLUMNS.updated_at,
+    TaskOrder.PRIORITY: COLUMNS.priority,
+    TaskOrder.TITLE: COLUMNS.title_key,
 }
 _ORDERS = {
     (field, descending): _by_due_date(descending)
@@ -518,4 +514,60 @@ def _page(
         cursor_key=cursor_key,
         listing=listing,
         order=order,
+    )
+
+
+# What the doors list --------------------------------------------------------------------------
+
+
+def count_tasks(runner: Runner, viewer: TokenClaims, /, *, task_filter: TaskFilter) -> int:
+    return count(runner, Where.of(viewer, task_filter))
+
+
+def list_tasks(
+    runner: Runner,
+    viewer: TokenClaims,
+    /,
+    *,
+    task_filter: TaskFilter,
+    sort: Sort | None = None,
+    limit: int,
+    offset: int,
+) -> TaskList:
+    """One page by offset, in the listing order, with the count of all that match."""
+    where = Where.of(viewer, task_filter)
+    return list_by_offset(runner, where, order_of(sort), limit=limit, offset=offset)
+
+
+def page_tasks(
+    runner: Runner,
+    viewer: TokenClaims,
+    /,
+    *,
+    task_filter: TaskFilter,
+    sort: Sort | None = None,
+    first: int,
+    after: str | None,
+    cursor_key: str,
+) -> TaskPage:
+    """One page by key: a deep page costs what the first one costs. A cursor continues only the
+    order and filter it was made for."""
+    where = Where.of(viewer, task_filter)
+    return page_by_key(
+        runner, viewer, where, order_of(sort), first=first, after=after, cursor_key=cursor_key
+    )
+
+
+def list_trash(runner: Runner, viewer: TokenClaims, /, *, limit: int, offset: int) -> TaskList:
+    """The trash by offset, most recently deleted first, with `deleted_at`."""
+    where = Where.of(viewer, TaskFilter(), trash=True)
+    return list_by_offset(runner, where, TRASH_ORDER, limit=limit, offset=offset)
+
+
+def page_trash(
+    runner: Runner, viewer: TokenClaims, /, *, first: int, after: str | None, cursor_key: str
+) -> TaskPage:
+    where = Where.of(viewer, TaskFilter(), trash=True)
+    return page_by_key(
+        runner, viewer, where, TRASH_ORDER, first=first, after=after, cursor_key=cursor_key
     )

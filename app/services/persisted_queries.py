@@ -4,13 +4,13 @@ database so that every instance knows what any of them was sent, and bounded (th
 from functools import cache
 
 from sqlalchemy import Insert, bindparam, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app.statements import Runner
 from models.persisted_query import PersistedQuery
+from models.tables import table, upsert
 from models.utc import utcnow
 
-_queries = PersistedQuery.metadata.tables[PersistedQuery.__tablename__]
+_queries = table(PersistedQuery)
 
 _FIND = select(_queries.c.document).where(_queries.c.sha256 == bindparam("sha256"))
 # Beyond the newest `:most`, by registration.
@@ -26,9 +26,8 @@ _TRIM = delete(_queries).where(
 @cache
 def _store(dialect: str) -> Insert:
     """Register a document; one already there (another instance was first) stays."""
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
-        make(_queries)
+        upsert(dialect, _queries)
         .values(
             sha256=bindparam("sha256"),
             document=bindparam("document"),

@@ -16,14 +16,15 @@ from sqlalchemy.sql.dml import Insert
 
 from app.security import TokenClaims
 from app.services.sessions import caller, require_session
+from app.services.task_table import LIVE, TASKS
 from app.statements import AnySelect, Runner
+from models.tables import table, upsert
 from models.tag import Tag, TaskTag
-from models.task import TagCount, Task
+from models.task import TagCount
 from models.text import tag_key
 
-_tags = Tag.metadata.tables[Tag.__tablename__]
-_task_tags = TaskTag.metadata.tables[TaskTag.__tablename__]
-_tasks = Task.metadata.tables[Task.__tablename__]
+_tags = table(Tag)
+_task_tags = table(TaskTag)
 _user_id = bindparam("user_id", type_=Uuid())
 
 
@@ -48,8 +49,7 @@ def _upsert(dialect: str, count: int) -> postgresql.Insert | sqlite.Insert:
         {"user_id": _user_id, "name": bindparam(f"name_{i}", type_=String()), "key": key}
         for i, key in enumerate(keys)
     ]
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement: postgresql.Insert | sqlite.Insert = make(_tags).values(rows)
+    statement = upsert(dialect, _tags).values(rows)
     carried = select(_carrier.c.id).where(
         _carrier.c.user_id == _user_id,
         _carrier.c.key.in_(keys),
@@ -110,8 +110,8 @@ def attach(runner: Runner, user_id: uuid.UUID, task_id: int, names: list[str]) -
 
 _TAG_COUNTS = (
     select(_tags.c.name, func.count())
-    .select_from(_tags.join(_task_tags).join(_tasks))
-    .where(_tags.c.user_id == _user_id, _tasks.c.deleted_at.is_(None))
+    .select_from(_tags.join(_task_tags).join(TASKS))
+    .where(_tags.c.user_id == _user_id, LIVE)
     .group_by(_tags.c.id, _tags.c.name, _tags.c.key)
     .order_by(_tags.c.key)
 )

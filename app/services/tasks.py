@@ -1,4 +1,5 @@
-"""Tasks: reading and changing a user's own tasks; listing them (`app.services.listing`).
+"""Tasks: reading and changing a user's own tasks, the trash included (listing them:
+`app.services.listing`).
 
 Every statement is narrowed to the owner, so no caller can forget whose tasks it is looking at.
 A change is one statement (an INSERT, or an UPDATE ... RETURNING that is atomic by itself), except
@@ -27,93 +28,59 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, Update, bindparam, false, func, insert, not_, select, true, update
+from sqlalchemy import (
+    Integer,
+    Update,
+    bindparam,
+    delete,
+    false,
+    func,
+    insert,
+    not_,
+    select,
+    true,
+    update,
+)
 
 from app.errors import AuthError, NotFound, VersionMismatch
 from app.events import TaskEventKind, announce
 from app.security import TokenClaims
 from app.services import tags
-from app.services.listing import (
+from app.services.sessions import SESSION_ENDED, caller, require_session, session_live
+from app.services.task_table import (
+    COLUMNS,
+    LIVE,
+    OWNED,
     PUBLIC_COLUMNS,
+    TASK_NOT_FOUND,
+    TASKS,
+    THIS_TASK,
     TRASH_COLUMNS,
-    TaskList,
-    TaskPage,
+    TRASHED,
     TaskRow,
-    Where,
-    count,
-    list_by_offset,
-    order_of,
-    page_by_key,
+    storable_id,
+    task_not_found,
     task_row,
     trashed_row,
 )
-from app.services.sessions import SESSION_ENDED, caller, require_session, session_live
 from app.statements import Runner
-from models.task import Sort, Task, TaskCreate, TaskFilter, TaskStats, TaskUpdate
+from models.task import TaskCreate, TaskStats, TaskUpdate
+from models.text import title_key
 from models.utc import utcnow
 
-TASK_NOT_FOUND = "Task not found"
-MAX_TASK_ID = 2**31 - 1  # the `tasks.id` column is a 32-bit integer, like GraphQL's Int
 MAX_EXPECTED_VERSIONS = 8
 
-_tasks = Task.metadata.tables[Task.__tablename__]
-_columns = _tasks.c
-_now = bindparam("now", type_=_columns.created_at.type)
-_mine = (_columns.id == bindparam("task_id"), _columns.user_id == bindparam("user_id"))
-_live = _columns.deleted_at.is_(None)
-
-
-def storable_id(task_id: int) -> bool:
-    """Whether `task_id` can name a task at all; any other id is "not found" without a query."""
-    return 1 <= task_id <= MAX_TASK_ID
+_now = bindparam("now", type_=COLUMNS.created_at.type)
+_mine = (THIS_TASK, OWNED)
 
 
 def announced(kind: TaskEventKind) -> announce:
     """The event of the task row a statement wrote, at its `updated_at` (a purge: `:now`)."""
-    at = _now if kind is TaskEventKind.PURGED else _columns.updated_at
-    return announce(kind, _columns.user_id, _columns.id, _columns.version, at)
+    at = _now if kind is TaskEventKind.PURGED else COLUMNS.updated_at
+    return announce(kind, COLUMNS.user_id, COLUMNS.id, COLUMNS.version, at)
 
 
-def count_tasks(runner: Runner, viewer: TokenClaims, /, *, task_filter: TaskFilter) -> int:
-    return count(runner, Where.of(viewer, task_filter))
-
-
-def list_tasks(
-    runner: Runner,
-    viewer: TokenClaims,
-    /,
-    *,
-    task_filter: TaskFilter,
-    sort: Sort | None = None,
-    limit: int,
-    offset: int,
-) -> TaskList:
-    """One page by offset, in the listing order, with the count of all that match."""
-    where = Where.of(viewer, task_filter)
-    return list_by_offset(runner, where, order_of(sort), limit=limit, offset=offset)
-
-
-def page_tasks(
-    runner: Runner,
-    viewer: TokenClaims,
-    /,
-    *,
-    task_filter: TaskFilter,
-    sort: Sort | None = None,
-    first: int,
-    after: str | None,
-    cursor_key: str,
-) -> TaskPage:
-    """One page by key: a deep page costs what the first one costs. A cursor continues only the
-    order and filter it was made for."""
-    where = Where.of(viewer, task_filter)
-    order = order_of(sort)
-    return page_by_key(
-        runner, viewer, where, order, first=first, after=after, cursor_key=cursor_key
-    )
-
-
-_GET = select(*PUBLIC_COLUMNS).where(*_mine, _live)
+_GET = select(*PUBLIC_COLUMNS).where(*_mine, LIVE)
 
 
 def find_task(runner: Runner, viewer: TokenClaims, /, *, task_id: int) -> TaskRow | None:
@@ -145,18 +112,18 @@ def find_task_in_any_state(
 def get_task(runner: Runner, viewer: TokenClaims, /, *, task_id: int) -> TaskRow:
     task = find_task(runner, viewer, task_id=task_id)
     if task is None:
-        raise NotFound(TASK_NOT_FOUND)
+        raise NotFound(TASK_NOT_FOUND)  # `find_task` asked about the session already
     return task
 
 
 def _bound(name: str) -> Any:
-    return bindparam(name, type_=_columns[name].type)
+    return bindparam(name, type_=COLUMNS[name].type)
 
 
 # INSERT ... SELECT, so that nothing is inserted for a user who no longer exists.
 _CREATED = ("title", "title_key", "description", "priority", "due_at", "tags")
 _CREATE = (
-    insert(_tasks)
+    insert(TASKS)
     .from_select(
         ["user_id", *_CREATED, "completed", "version", "created_at", "updated_at"],
         select(_bound("user_id"), *map(_bound, _CREATED), false(), 1, _now, _now).where(
@@ -171,7 +138,7 @@ def create_task(runner: Runner, viewer: TokenClaims, /, *, data: TaskCreate) -> 
     values = {
         **caller(viewer),
         "title": data.title,
-        "title_key": data.title.casefold(),
+        "title_key": title_key(data.title),
         "description": data.description or "",
         "priority": data.priority,
         "due_at": data.due_at,
@@ -197,7 +164,7 @@ def _inserted(found: Any) -> TaskRow:
 def change_statement(fields: frozenset[str], expected: int, *, trash: bool = False) -> Update:
     """An UPDATE of the user's task `:task_id` (live, or in the trash), setting `fields` from
     their parameters, one more version and the time; with `expected` versions to match."""
-    conditions = [*_mine, _columns.deleted_at.is_not(None) if trash else _live]
+    conditions = [*_mine, TRASHED if trash else LIVE]
     kind = TaskEventKind.UPDATED
     if trash:
         kind = TaskEventKind.RESTORED
@@ -205,19 +172,19 @@ def change_statement(fields: frozenset[str], expected: int, *, trash: bool = Fal
         kind = TaskEventKind.DELETED
     if expected:
         versions = [bindparam(f"expected_{i}", type_=Integer()) for i in range(expected)]
-        conditions.append(_columns.version.in_(versions))
+        conditions.append(COLUMNS.version.in_(versions))
     return (
-        update(_tasks)
+        update(TASKS)
         .where(*conditions)
         .values({name: _bound(name) for name in sorted(fields)})
-        .values(version=_columns.version + 1, updated_at=_now)
+        .values(version=COLUMNS.version + 1, updated_at=_now)
         .returning(*PUBLIC_COLUMNS, announced(kind))
     )
 
 
 # Flipped in the statement, so concurrent toggles never lose a flip.
-_TOGGLE = {"completed": not_(_columns.completed)}
-_VERSION = select(_columns.version).where(*_mine, _live)
+_TOGGLE = {"completed": not_(COLUMNS.completed)}
+_VERSION = select(COLUMNS.version).where(*_mine, LIVE)
 
 
 def _change(
@@ -251,8 +218,7 @@ def _change(
         current = runner.scalar(_VERSION, keys)
         if current is not None:
             raise VersionMismatch(current)
-    require_session(runner, viewer)
-    raise NotFound(TASK_NOT_FOUND)
+    raise task_not_found(runner, viewer)
 
 
 @cache
@@ -271,7 +237,7 @@ def update_task(
 ) -> TaskRow:
     values = changes.changes()
     if "title" in values:
-        values["title_key"] = values["title"].casefold()
+        values["title_key"] = title_key(values["title"])
     if "tags" not in values:
         return _change(runner, viewer, task_id, values, expected)
     with runner.transaction():
@@ -296,9 +262,51 @@ def delete_task(
     return _change(runner, viewer, task_id, {"deleted_at": now}, expected, now=now)
 
 
+_RESTORE = change_statement(frozenset({"deleted_at"}), 0, trash=True)
+
+
+def restore_task(runner: Runner, viewer: TokenClaims, /, *, task_id: int) -> TaskRow:
+    """Back from the trash among the live tasks, with its tags, one version more."""
+    restored = None
+    if storable_id(task_id):
+        values = {
+            "user_id": viewer.user_id,
+            "task_id": task_id,
+            "deleted_at": None,
+            "now": utcnow(),
+        }
+        restored = runner.first(_RESTORE, values)
+    if restored is None:
+        raise task_not_found(runner, viewer)
+    return task_row(restored)
+
+
+PURGED = announced(TaskEventKind.PURGED)
+_PURGE = delete(TASKS).where(*_mine, TRASHED).returning(COLUMNS.id, PURGED)
+_EMPTY = delete(TASKS).where(OWNED, TRASHED).returning(COLUMNS.id, PURGED)
+
+
+def purge_task(runner: Runner, viewer: TokenClaims, /, *, task_id: int) -> None:
+    """Delete the trashed task for good (its tag links go with it)."""
+    purged = None
+    if storable_id(task_id):
+        values = {"user_id": viewer.user_id, "task_id": task_id, "now": utcnow()}
+        purged = runner.first(_PURGE, values)
+    if purged is None:
+        raise task_not_found(runner, viewer)
+
+
+def empty_trash(runner: Runner, viewer: TokenClaims, /) -> int:
+    """Delete every trashed task of the user for good; how many there were."""
+    purged = runner.all(_EMPTY, {**caller(viewer), "now": utcnow()})
+    if not purged:
+        require_session(runner, viewer)
+    return len(purged)
+
+
 _STATS = select(
-    func.count(), func.count().filter(_columns.completed == true()), session_live()
-).where(_columns.user_id == bindparam("user_id"), _live)
+    func.count(), func.count().filter(COLUMNS.completed == true()), session_live()
+).where(OWNED, LIVE)
 
 
 def task_stats(runner: Runner, viewer: TokenClaims, /) -> TaskStats:

@@ -26,11 +26,10 @@ from app.api.responses import (
 )
 from app.api.routing import OrjsonRoute
 from app.errors import FieldError
-from app.services import idempotency
+from app.services import idempotency, listing
 from app.services import tasks as task_service
-from app.services.listing import MAX_PAGE_SIZE
 from app.services.tags import tag_counts
-from app.services.tasks import MAX_TASK_ID
+from app.services.task_table import MAX_TASK_ID
 from app.validation import invalid_input, validate
 from models.idempotency import IDEMPOTENCY_KEY_MAX
 from models.responses import Message
@@ -85,7 +84,7 @@ class TaskQuery(BaseModel):
     due_after: UTCInstant | None = Field(None, description="Due at or after")
     overdue: bool | None = Field(None, description="Not completed and due before now")
     sort: SortValue | None = Field(None, description="A field, `-` first for descending")
-    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_PAGE_SIZE)
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=listing.MAX_PAGE_SIZE)
     offset: int = Field(0, ge=0, le=MAX_TASK_ID)
 
 
@@ -133,7 +132,7 @@ async def list_tasks(
         },
     )
     found = await db.read(
-        task_service.list_tasks,
+        listing.list_tasks,
         viewer,
         task_filter=task_filter,
         sort=Sort.parse(query.sort) if query.sort else None,
