@@ -1,15 +1,15 @@
 """The `Broker`: one instance's fan-out of live events to its sockets, by user.
 
-Events come in from the database (`app.listener` on PostgreSQL, on the loop: `deliver`; the
-`Runner` on SQLite, from its worker thread: `publish`) and go out to the subscriptions of their
-user, in the order they came. Sockets register here too, so that the sockets of a session close
-when it ends, and a user holds at most `GRAPHQL_MAX_SOCKETS_PER_USER` of them on one instance.
+Events come in from the database (`app.listener` on PostgreSQL, on the loop: `deliver`; on
+SQLite a `Runner`'s after-commit hook, from its worker thread: `publish`) and go out to the
+subscriptions of their user, in the order they came. Sockets register here too, so that the
+sockets of a session close when it ends, and a user holds at most `GRAPHQL_MAX_SOCKETS_PER_USER`
+of them on one instance.
 """
 
 import asyncio
 import contextlib
 import logging
-import threading
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
@@ -44,15 +44,11 @@ class Socket:
 
 
 class Broker:
-    """Per instance: subscriptions and sockets by user; events handed over from any thread.
-
-    `ordering` is held by SQLite writers from their write to its `publish`, so that events of
-    concurrent writes reach the loop in commit order (`app.statements.Runner`).
-    """
+    """Per instance: subscriptions and sockets by user; events handed over from any thread, in
+    the order they are handed over (on SQLite, commit order: `app.statements.AfterCommit`)."""
 
     def __init__(self, max_sockets_per_user: int) -> None:
         self.max_sockets_per_user = max_sockets_per_user
-        self.ordering = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subscriptions: dict[uuid.UUID, set[Subscription]] = defaultdict(set)
         self._sockets: dict[uuid.UUID, set[Socket]] = defaultdict(set)

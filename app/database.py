@@ -10,13 +10,10 @@ from anyio import to_thread
 from sqlalchemy import Engine, literal, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from sqlmodel import Session
 
-from app.broker import Broker
-from app.engine import TRANSACTION_ISOLATION
 from app.errors import Unavailable
 from app.security import TokenClaims
-from app.statements import Prepared, Runner, Statement
+from app.statements import AfterCommit, Prepared, Runner, Statement
 from app.throttle import Window
 
 T = TypeVar("T")
@@ -36,23 +33,23 @@ def ping(runner: Runner) -> None:
 class Database:
     """Runs synchronous services off the event loop, each call with a connection of its own.
 
-    Both doors call services through `read` or `run`: one worker-thread hop per unit of work, a
-    connection never shared between concurrent calls (GraphQL runs fields and batched operations
-    at once), and back in the pool as soon as the call returns.
+    Both doors call services through `run` (or `write`): one worker-thread hop per unit of work,
+    a connection never shared between concurrent calls (GraphQL runs fields and batched
+    operations at once), and back in the pool as soon as the call returns.
 
-    - `read` gives the service a `Runner`: a connection in autocommit mode that runs prepared
-      statements on the driver's cursor. Each statement is a transaction of its own, which saves
-      the BEGIN and ROLLBACK round trips. For reads, and for writes that are a single statement
-      (an INSERT, an UPDATE ... RETURNING), atomic by themselves.
-    - `write` is `read` for a user's change to their tasks (a create, update, toggle, delete,
+    - `run` gives the service a `Runner` (`app.statements`): a connection in autocommit mode that
+      runs prepared statements on the driver's cursor. Each statement is a transaction of its
+      own, which saves the BEGIN and ROLLBACK round trips: enough for reads, and for writes that
+      are a single statement (an INSERT, an UPDATE ... RETURNING), atomic by themselves. Writes
+      that must be atomic together run inside `runner.transaction()`.
+    - `write` is `run` for a user's change to their tasks (a create, update, toggle, delete,
       restore or purge): the change first takes a place in the user's writes of the minute
       (`USER_WRITES_PER_MINUTE`, across doors and instances), or fails with `RateLimited` and
       runs nothing.
-    - `run` gives the service a transaction: it commits what it writes, and whatever it leaves
-      unfinished is rolled back when the session closes.
 
-    `engine` is in autocommit mode (`create_db_engine(..., autocommit=True)`), the common case;
-    `run` switches its connection to a transaction and back, which costs a little more.
+    `engine` is in autocommit mode (`create_db_engine(..., autocommit=True)`). `after_commit`,
+    on SQLite, takes the events of committed writes (`AfterCommit`; None on PostgreSQL, where
+    `NOTIFY` carries them).
 
     A unit holds a thread and a connection from start to end, so at most `threads` units run at
     once (the pool's size): none ever waits for a connection while holding a thread.
@@ -63,45 +60,31 @@ class Database:
         engine: Engine,
         timeout: float,
         threads: int,
-        broker: Broker | None = None,
+        after_commit: Callable[[list[str]], None] | None = None,
         writes: Window | None = None,
     ) -> None:
         self.engine = engine
-        self._broker = broker  # takes SQLite's events (`Runner`); None on PostgreSQL
+        self._after_commit = AfterCommit(after_commit) if after_commit is not None else None
         self._writes = writes  # each user's task writes of the minute; None: unlimited
         self.timeout = timeout
-        self._transactional = engine.execution_options(
-            isolation_level=TRANSACTION_ISOLATION[engine.dialect.name]
-        )
         self._threads = anyio.CapacityLimiter(threads)
         self._prepared: dict[Statement, Prepared] = {}  # see `Runner`
 
     async def run(
-        self, service: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
-    ) -> T:
-        """`service(session, *args, **kwargs)` in a transaction (an ORM session)."""
-
-        def in_transaction() -> T:
-            with Session(self._transactional, expire_on_commit=False) as session:
-                return service(session, *args, **kwargs)
-
-        return await self._call(in_transaction)
-
-    async def read(
         self, service: Callable[Concatenate[Runner, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """`service(runner, *args, **kwargs)`, each statement committing on its own, run on the
-        driver's cursor (`app.statements`: the ORM and Core execution machinery cost more than
-        the round trip)."""
+        """`service(runner, *args, **kwargs)`, each statement committing on its own (or, inside
+        `runner.transaction()`, together), run on the driver's cursor (`app.statements`: the ORM
+        and Core execution machinery cost more than the round trip)."""
 
-        def each_statement() -> T:
-            runner = Runner(self.engine, self._prepared, self._broker)
+        def on_a_runner() -> T:
+            runner = Runner(self.engine, self._prepared, self._after_commit)
             try:
                 return service(runner, *args, **kwargs)
             finally:
                 runner.close()
 
-        return await self._call(each_statement)
+        return await self._call(on_a_runner)
 
     async def write(
         self,
@@ -111,7 +94,7 @@ class Database:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T:
-        """`service(runner, viewer, ...)` as `read` runs it, once the viewer's write is counted
+        """`service(runner, viewer, ...)` as `run` runs it, once the viewer's write is counted
         (in the same worker thread: the count may be a round trip to Redis)."""
 
         def counted(runner: Runner) -> T:
@@ -119,7 +102,7 @@ class Database:
                 self._writes.claim(str(viewer.user_id))
             return service(runner, viewer, *args, **kwargs)
 
-        return await self.read(counted)
+        return await self.run(counted)
 
     async def _call(self, unit: Callable[[], T]) -> T:
         """`unit` in a worker thread, answered within `timeout`.

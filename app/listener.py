@@ -9,7 +9,7 @@ life.
 When the connection is lost (PostgreSQL restarted, the network went away), the listener says so in
 the log and reconnects, backing off up to `MAX_BACKOFF` seconds. Events committed meanwhile are
 lost: once it is back, it closes every socket of the instance (1012, "service restart"), and the
-clients reconnect and refetch (the README says so).
+clients reconnect and refetch (docs/graphql.md says so).
 """
 
 import asyncio

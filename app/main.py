@@ -20,8 +20,8 @@ from app.api.routes import auth, health, tasks, trash
 from app.docs import install_docs
 from app.listener import listen
 from app.middleware import ApiHeadersMiddleware, BodyLimitMiddleware, QueryStringMiddleware
-from app.retention import purge_trash_periodically
 from app.runtime import Runtime
+from app.services.retention import purge_trash_periodically
 from app.settings import Settings, get_settings
 from resolvers.router import TodoGraphQLRouter
 

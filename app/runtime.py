@@ -28,7 +28,8 @@ class Runtime:
                 create_db_engine(settings, autocommit=True),
                 timeout=settings.db_timeout,
                 threads=settings.database_threads,
-                broker=broker if settings.is_sqlite else None,  # PostgreSQL: `app.listener`
+                # SQLite's events, from this process's own writes; PostgreSQL's: `app.listener`.
+                after_commit=broker.publish if settings.is_sqlite else None,
                 writes=throttles.writes_by_user,
             ),
             hasher=PasswordHasher(settings.bcrypt_rounds, settings.max_concurrent_hashes),

@@ -139,3 +139,13 @@ def decode_token(token: str, *, key: str, expected_type: TokenType) -> TokenClai
     except (jwt.InvalidTokenError, ValueError, TypeError, AttributeError, OverflowError, OSError):
         # OverflowError, OSError: a signed `exp` or `iat` far outside the calendar (10**20)
         raise AuthError("Invalid token") from None
+
+
+def access_claims(authorization: str | None, *, key: str) -> TokenClaims:
+    """The claims of the access token in an `Authorization: Bearer ...` header's value, checked
+    for signature, expiry and type (no database needed); `AuthError` for anything else. Both
+    doors read the header with it (REST's dependencies, GraphQL's context)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("Not authenticated")
+    return decode_token(token.strip(), key=key, expected_type="access")

@@ -1,4 +1,4 @@
-"""Statements compiled once and run on the driver's own cursor: the unit of work of `Database.read`.
+"""Statements compiled once and run on the driver's own cursor: the unit of work of `Database.run`.
 
 The services build each statement they run once, at import (or once per shape, cached), as a
 SQLAlchemy expression with bound parameters. Running one through `Connection.execute` still costs
@@ -12,8 +12,9 @@ types' own bind and result processors, and runs the compiled text on the DBAPI c
 connection. No SQL is written by hand: the text is SQLAlchemy's, the values are always bound.
 
 A statement whose last RETURNING column is `announce(...)` announces a live event
-(`app.events`): the Runner strips that column from its rows and, on SQLite, hands the payloads to
-the process's `Broker` once the write has committed.
+(`app.events`): the Runner strips that column from its rows and, on SQLite (no `NOTIFY`), hands
+the payloads to its `AfterCommit` hook once the write has committed (the runtime wires it to the
+process's broker).
 
 A connection found dead (the server restarted) is discarded; a read is then retried once on a fresh
 one, a write is not (it may have run) and answers `connection_invalidated`. Inside a transaction
@@ -21,6 +22,7 @@ nothing is retried.
 """
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -32,7 +34,6 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 
-from app.broker import Broker
 from app.engine import TRANSACTION_ISOLATION
 from app.events import announce
 
@@ -40,6 +41,19 @@ AnySelect = Select[*tuple[Any, ...]]
 Statement = AnySelect | UpdateBase
 Processor = Callable[[Any], Any]
 Row = tuple[Any, ...]
+
+
+class AfterCommit:
+    """What a database whose events this process hands over itself (SQLite: no `NOTIFY`) does
+    with them: `call` takes the `announce` payloads of each write once it has committed.
+
+    SQLite has one writer at a time; `ordering` is held from a write to its call (for a
+    transaction: from its start to its commit), so the calls come in commit order. One per
+    database, shared by its runners."""
+
+    def __init__(self, call: Callable[[list[str]], None]) -> None:
+        self.call = call
+        self.ordering = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -107,21 +121,23 @@ class Runner:
 
     `prepared` is the database's cache of compiled statements, keyed by statement: only
     statements built once belong in it (a statement built per call would grow it for ever).
-    `broker` takes the events of writes on SQLite (None on PostgreSQL, where `NOTIFY` carries
-    them). SQLite has one writer at a time; holding `broker.ordering` from a write to its
-    `publish` (for a transaction: from its start to its commit) hands events over in commit order.
+    `after_commit` takes the events of writes on SQLite (None on PostgreSQL, where `NOTIFY`
+    carries them).
     """
 
     def __init__(
-        self, engine: Engine, prepared: dict[Statement, Prepared], broker: Broker | None = None
+        self,
+        engine: Engine,
+        prepared: dict[Statement, Prepared],
+        after_commit: AfterCommit | None = None,
     ) -> None:
         self._engine = engine
         self._dialect = engine.dialect
         self._prepared = prepared
-        self._broker = broker
+        self._after_commit = after_commit
         self._connection = self._connect()
         self._in_transaction = False
-        self._announced: list[str] = []  # payloads of the transaction, published at its commit
+        self._announced: list[str] = []  # payloads of the transaction, handed over at its commit
 
     def close(self) -> None:
         self._connection.close()  # back to the pool
@@ -143,14 +159,14 @@ class Runner:
         if self._in_transaction:
             yield
             return
-        if self._broker is None:
+        if self._after_commit is None:
             with self._transaction():
                 yield
             return
-        with self._broker.ordering:
+        with self._after_commit.ordering:
             with self._transaction():
                 yield
-            self._publish(self._broker)
+            self._hand_over(self._after_commit)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -183,23 +199,23 @@ class Runner:
         parameters = prepared.parameters(values or {})
         if not prepared.announces:
             return self._run(prepared, parameters)
-        if self._broker is None or self._in_transaction:
+        if self._after_commit is None or self._in_transaction:
             return self._announcing(self._run(prepared, parameters))
-        with self._broker.ordering:
+        with self._after_commit.ordering:
             rows = self._announcing(self._run(prepared, parameters))
-            self._publish(self._broker)
+            self._hand_over(self._after_commit)
             return rows
 
     def _announcing(self, rows: list[Row]) -> list[Row]:
-        """The rows without their `announce` column; its payloads kept for the broker."""
-        if self._broker is not None:
+        """The rows without their `announce` column; its payloads kept for `after_commit`."""
+        if self._after_commit is not None:
             self._announced.extend(row[-1] for row in rows)
         return [row[:-1] for row in rows]
 
-    def _publish(self, broker: Broker) -> None:
-        """Hand the committed writes' payloads to `broker` (under `broker.ordering`)."""
-        broker.publish(self._announced)
-        self._announced.clear()
+    def _hand_over(self, after_commit: AfterCommit) -> None:
+        """Hand the committed writes' payloads to `after_commit` (under its `ordering`)."""
+        announced, self._announced = self._announced, []
+        after_commit.call(announced)
 
     def _run(self, prepared: Prepared, parameters: dict[str, Any] | tuple[Any, ...]) -> list[Row]:
         try:

@@ -28,10 +28,10 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from app.services.listing import MAX_PAGE_SIZE
 from app.settings import Settings
 from bench import live, peers, scenarios, wrk
 from bench.scenarios import GQL_LIST, Scenario
+from models.task import MAX_PAGE_SIZE
 from resolvers.document_limits import RequestLimits
 from resolvers.parser_cache import parse_document
 from resolvers.schema import build_schema

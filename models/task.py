@@ -245,6 +245,15 @@ class Sort(SQLModel):
         return cls(field=TaskOrder(value.removeprefix("-")), descending=descending)
 
 
+MAX_PAGE_SIZE = 500  # tasks on one page: REST's `limit`, GraphQL's `first`
+
+
+class TaskPageSize(SQLModel):
+    """GraphQL's `first`, checked by the rule that checks REST's `limit` (its `Field`)."""
+
+    first: int = Field(ge=1, le=MAX_PAGE_SIZE)
+
+
 class TaskFilter(SQLModel):
     completed: bool | None = None
     search: SearchText | None = None

@@ -4,7 +4,7 @@ import uuid
 
 from strawberry.types import Info
 
-from app.services import accounts
+from app.services import accounts, tokens
 from app.services import sessions as session_service
 from app.services import tasks as task_service
 from app.validation import validate
@@ -50,14 +50,14 @@ async def login(info: ContextInfo, input: LoginInput) -> AuthPayload:
 
 async def refresh_token(info: ContextInfo, refresh_token: str) -> TokenPair:
     body = validate(RefreshRequest, {"refresh_token": refresh_token})
-    tokens = await accounts.refresh(runtime=info.context.runtime, refresh_token=body.refresh_token)
-    return TokenPair.from_model(tokens)
+    issued = await tokens.refresh(runtime=info.context.runtime, refresh_token=body.refresh_token)
+    return TokenPair.from_model(issued)
 
 
 async def logout(info: ContextInfo, refresh_token: str) -> bool:
     viewer = await info.context.claims()
     body = validate(RefreshRequest, {"refresh_token": refresh_token})
-    await accounts.logout(
+    await tokens.logout(
         runtime=info.context.runtime,
         viewer=viewer,
         refresh_token=body.refresh_token,
@@ -67,7 +67,7 @@ async def logout(info: ContextInfo, refresh_token: str) -> bool:
 
 async def revoke_session(info: ContextInfo, id: uuid.UUID) -> bool:
     viewer = await info.context.claims()
-    await info.context.db.read(session_service.end_session, viewer, session_id=id)
+    await info.context.db.run(session_service.end_session, viewer, session_id=id)
     return True
 
 

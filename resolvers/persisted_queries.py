@@ -131,7 +131,7 @@ class PersistedQueries:
     async def _document(self, sha256: str, db: Database) -> str | None:
         document = self._trusted.get(sha256) or self._cache.get(sha256)
         if document is None and not self._trusted_only:
-            document = await db.read(find_document, sha256=sha256)
+            document = await db.run(find_document, sha256=sha256)
         if document is not None:
             self._remember(sha256, document)
         return document
@@ -147,7 +147,7 @@ class PersistedQueries:
             parse(document, max_tokens=self._max_tokens)
         except GraphQLSyntaxError:
             return
-        await db.read(store_document, sha256=sha256, document=document, most=self._most)
+        await db.run(store_document, sha256=sha256, document=document, most=self._most)
         self._remember(sha256, document)
 
     def allows(self, document: str) -> bool:

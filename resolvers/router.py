@@ -17,8 +17,8 @@ from strawberry.types.execution import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from app.docs import documentation_page
-from app.services.listing import MAX_PAGE_SIZE
 from app.settings import Settings
+from models.task import MAX_PAGE_SIZE
 from resolvers import live
 from resolvers.context import Context, get_context
 from resolvers.document_limits import RequestLimits

@@ -15,8 +15,8 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from app.services.listing import MAX_PAGE_SIZE
 from app.settings import Settings
+from models.task import MAX_PAGE_SIZE
 from resolvers import document_limits, mutations, queries, subscriptions
 from resolvers.error_codes import ErrorCodes
 from resolvers.parser_cache import CachedParser

@@ -2,15 +2,12 @@
 (`resolvers.live`)."""
 
 from collections.abc import AsyncGenerator
-from functools import partial
 
 from strawberry.types import Info
 
 from app.broker import SubscriberBehind
-from app.events import TaskEvent
-from app.services import tasks as task_service
 from resolvers.context import Context
-from schema.types import TaskEventType, TaskType, UserType
+from schema.types import TaskEventType
 
 ContextInfo = Info[Context, None]
 
@@ -20,19 +17,11 @@ async def task_events(info: ContextInfo) -> AsyncGenerator[TaskEventType, None]:
     moment of subscribing, each task's in version order. The broker knows only the user's events:
     another user's never reach this generator."""
     context = info.context
-    viewer = await context.claims()
-    owner = UserType.from_model(await context.user())
-
-    async def read_task(event: TaskEvent) -> TaskType | None:
-        found = await context.db.read(
-            task_service.find_task_in_any_state, viewer, task_id=event.task_id
-        )
-        return TaskType.from_row(found, owner) if found else None
-
+    viewer = await context.claims()  # UNAUTHENTICATED before any event is subscribed to
     async with context.runtime.broker.subscribe(viewer.user_id) as events:
         try:
             async for event in events:
-                yield TaskEventType.of(event, read_task=partial(read_task, event))
+                yield TaskEventType.of(event)  # its `task` is read when asked for
         except SubscriberBehind:
             if context.websocket is not None:
                 await context.websocket.close(1013, "Too far behind: reconnect and refetch")

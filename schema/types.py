@@ -1,23 +1,47 @@
-"""The object types of the GraphQL schema, and their construction from the service's models.
+"""The object types of the GraphQL schema: the data each holds, its construction from the
+services' models, and the field resolvers of its lazy fields.
+
+A type holds plain data. A field worth computing only when asked for (a cursor, a total count, an
+event's task) is a field resolver: from the type's data and, when it needs the database or the
+viewer, from the request's context (`FieldContext`).
 
 A class whose GraphQL name is also a model's (`User`, `Task`, `TaskStats`) is `...Type` in Python,
 so the two never need aliases where they meet; the schema names are the contract's.
 """
 
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Self
+from typing import Protocol, Self
 
 import strawberry
+from strawberry.types import Info
 
+from app.database import Database
 from app.events import TaskEvent
+from app.security import TokenClaims
 from app.services.accounts import LoginResult
+from app.services.listing import TaskPage
+from app.services.listing_filters import count
 from app.services.task_table import TaskRow
+from app.services.tasks import find_task_in_any_state
 from models.session import SessionPublic
 from models.task import TagCount, TaskStats
 from models.user import Tokens, User
 from schema.enums import Priority, TaskEventKind
+
+
+class FieldContext(Protocol):
+    """What the field resolvers here read from the request's context: the database and the
+    viewer. `resolvers.context.Context` is it (this package imports nothing of `resolvers`)."""
+
+    db: Database
+
+    async def user(self) -> User: ...
+
+    async def claims(self) -> TokenClaims: ...
+
+
+FieldInfo = Info[FieldContext, None]
 
 
 @strawberry.type(name="User", description="An account. The email is stored in lower case.")
@@ -123,14 +147,17 @@ class TaskStatsType:
 
 
 def _signed_cursor(root: "TaskEdge") -> str:
-    return root.encode_cursor()  # signed on demand: a page asked for its nodes signs nothing
+    # Signed on demand (a page asked for its nodes signs nothing) and synchronously: an HMAC
+    # costs less than an await would.
+    return root.page.cursor(root.index)
 
 
 @strawberry.type
 class TaskEdge:
-    cursor: str = strawberry.field(resolver=_signed_cursor)
+    cursor: str = strawberry.field(resolver=_signed_cursor)  # a field before `node` in the SDL
     node: TaskType
-    encode_cursor: strawberry.Private[Callable[[], str]]
+    page: strawberry.Private[TaskPage]
+    index: strawberry.Private[int]  # the node's place in `page`
 
 
 @strawberry.type
@@ -148,11 +175,27 @@ class TaskConnection:
     edges: list[TaskEdge]
     nodes: list[TaskType]
     page_info: PageInfo
-    count: strawberry.Private[Callable[[], Awaitable[int]]]
+    page: strawberry.Private[TaskPage]
 
     @strawberry.field(description="Tasks matching the filter, on all pages.")
-    async def total_count(self) -> int:
-        return await self.count()  # counted only when asked for
+    async def total_count(self, info: FieldInfo) -> int:
+        return await info.context.db.run(count, self.page.where)  # counted only when asked for
+
+    @classmethod
+    def of(cls, page: TaskPage, owner: UserType, *, after: str | None) -> Self:
+        """`page` of `owner`'s tasks (the viewer), asked for `after` a cursor or from the top."""
+        nodes = [TaskType.from_row(found, owner) for found in page.tasks]
+        return cls(
+            nodes=nodes,
+            edges=[TaskEdge(node=node, page=page, index=index) for index, node in enumerate(nodes)],
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=after is not None,
+                start_cursor=page.cursor(0) if nodes else None,
+                end_cursor=page.cursor(len(nodes) - 1) if nodes else None,
+            ),
+            page=page,
+        )
 
 
 @strawberry.type(name="TaskEvent", description="A committed change to one of your tasks.")
@@ -161,23 +204,18 @@ class TaskEventType:
     task_id: int
     version: int = strawberry.field(description="The task's version after the change.")
     at: datetime
-    read_task: strawberry.Private[Callable[[], Awaitable["TaskType | None"]]]
 
     @strawberry.field(
         description="The task, read when asked for (so as it is then; deletedAt set while in the "
         "trash); null for PURGED and once it is gone."
     )
-    async def task(self) -> TaskType | None:
+    async def task(self, info: FieldInfo) -> TaskType | None:
         if self.kind is TaskEventKind.PURGED:
             return None
-        return await self.read_task()  # read only when asked for
+        viewer, owner = await info.context.claims(), await info.context.user()
+        found = await info.context.db.run(find_task_in_any_state, viewer, task_id=self.task_id)
+        return TaskType.from_row(found, UserType.from_model(owner)) if found else None
 
     @classmethod
-    def of(cls, event: TaskEvent, read_task: Callable[[], Awaitable[TaskType | None]]) -> Self:
-        return cls(
-            kind=event.kind,
-            task_id=event.task_id,
-            version=event.version,
-            at=event.at,
-            read_task=read_task,
-        )
+    def of(cls, event: TaskEvent) -> Self:
+        return cls(kind=event.kind, task_id=event.task_id, version=event.version, at=event.at)

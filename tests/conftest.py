@@ -123,7 +123,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 @pytest.fixture
 def runner(app: FastAPI) -> Iterator[Runner]:
-    """A runner on the test database's pooled engine, as `Database.read` hands services one."""
+    """A runner on the test database's pooled engine, as `Database.run` hands services one."""
     found = Runner(app.state.runtime.db.engine, {})
     yield found
     found.close()

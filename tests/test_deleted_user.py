@@ -12,7 +12,8 @@ from sqlmodel import col, delete, func, select
 
 from app.errors import AuthError
 from app.security import TokenClaims
-from app.services import accounts, listing, sessions, tasks
+from app.services import accounts, listing, listing_filters, sessions, tasks
+from app.services.listing_filters import Where
 from app.services.tags import tag_counts
 from app.settings import Settings
 from app.statements import Runner
@@ -117,14 +118,14 @@ SERVICES: list[Callable[[Runner, TokenClaims, int], Any]] = [
     lambda r, u, _: listing.page_tasks(
         r, u, task_filter=TaskFilter(search="x"), first=10, after=None, cursor_key="k"
     ),
-    lambda r, u, _: listing.count_tasks(r, u, task_filter=TaskFilter(completed=True)),
+    lambda r, u, _: listing_filters.count(r, Where.of(u, TaskFilter(completed=True))),
     lambda r, u, t: tasks.find_task(r, u, task_id=t),
     lambda r, u, t: tasks.get_task(r, u, task_id=t),
     lambda r, u, _: tasks.create_task(r, u, data=TaskCreate(title="x")),
     lambda r, u, t: tasks.update_task(r, u, task_id=t, changes=TaskUpdate(title="y")),
     lambda r, u, t: tasks.toggle_task(r, u, task_id=t),
     lambda r, u, t: tasks.delete_task(r, u, task_id=t),
-    lambda r, u, _: tasks.task_stats(r, u),
+    lambda r, u, _: listing_filters.task_stats(r, u),
     lambda r, u, _: sessions.require_session(r, u),
     lambda r, u, _: sessions.live_sessions(r, u),
     lambda r, u, _: sessions.end_session(r, u, session_id=uuid.uuid4()),

@@ -324,3 +324,12 @@ def test_a_signed_trash_cursor_with_an_impossible_key_is_bad_user_input(
     key[at] = bad
     body = graphql(client, TRASH, {"after": re_signed(cursor, owner, key)}, account=alice)
     assert bad_cursor(body)
+
+
+def test_first_is_refused_with_the_message_rest_gives_limit(
+    client: TestClient, alice: Account
+) -> None:
+    """One rule for a page's size on both doors: the same bound, the same words."""
+    body = graphql(client, PAGE, {"first": 501}, account=alice)
+    rest = client.get("/api/tasks", params={"limit": 501}, headers=alice.headers).json()
+    assert body["errors"][0]["extensions"]["errors"][0]["message"] == rest["errors"][0]["message"]

@@ -11,24 +11,18 @@ import pytest
 from sqlalchemy import Engine, create_engine, insert, text
 
 from app.security import TokenClaims
-from app.services.listing import (
-    DEFAULT_ORDER,
-    TRASH_ORDER,
-    Order,
-    Where,
-    offset_statement,
-    order_of,
-    segment_statement,
-    task_row,
-    trashed_row,
-)
+from app.services.listing import offset_statement, segment_statement
+from app.services.listing_filters import Where
+from app.services.listing_orders import DEFAULT_ORDER, TRASH_ORDER, Order, order_of
+from app.services.task_table import task_row, trashed_row
 from app.statements import Prepared, Runner
 from models import Task, User
+from models.tables import table
 from models.task import Sort, TaskFilter, TaskOrder
 from models.utc import utcnow
 
-_users = User.metadata.tables[User.__tablename__]
-_tasks = Task.metadata.tables[Task.__tablename__]
+_users = table(User)
+_tasks = table(Task)
 ORDERS = [DEFAULT_ORDER] + [
     order_of(Sort(field=field, descending=descending))
     for field in TaskOrder

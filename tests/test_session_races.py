@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from app.services import accounts
+from app.services import tokens as token_service
 from tests.support import Account, login
 from tests.test_sessions import session_id_of, works_on_both_doors
 
@@ -20,10 +22,12 @@ NEW_PASSWORD = "Battery-Staple-7"
 
 
 @contextmanager
-def held(monkeypatch: pytest.MonkeyPatch, name: str) -> Iterator[threading.Event]:
-    """Hold the first call of `accounts.<name>` until the event yielded is set (later calls
+def held(
+    monkeypatch: pytest.MonkeyPatch, service: ModuleType, name: str
+) -> Iterator[threading.Event]:
+    """Hold the first call of `<service>.<name>` until the event yielded is set (later calls
     pass); `entered` (an attribute of the event) is set once that call is waiting."""
-    original = getattr(accounts, name)
+    original = getattr(service, name)
     release, entered = threading.Event(), threading.Event()
 
     def wait_then_call(*args: Any, **kwargs: Any) -> Any:
@@ -32,7 +36,7 @@ def held(monkeypatch: pytest.MonkeyPatch, name: str) -> Iterator[threading.Event
             assert release.wait(10), "the test never released the held call"
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(accounts, name, wait_then_call)
+    monkeypatch.setattr(service, name, wait_then_call)
     release.entered = entered  # type: ignore[attr-defined]
     try:
         yield release
@@ -84,7 +88,7 @@ def test_a_refresh_in_flight_as_its_session_ends_gets_tokens_that_do_not_work(
         "revocation": revoke_other(other),
         "account deletion": delete_account,
     }[ending]
-    with held(monkeypatch, "_add_tokens") as release:
+    with held(monkeypatch, token_service, "_add_tokens") as release:
         refreshed, ended = race(
             lambda: client.post("/api/auth/refresh", json={"refresh_token": other.refresh_token}),
             lambda: end(client, alice),
@@ -106,7 +110,7 @@ def test_a_login_that_checked_the_old_password_as_it_changed_is_refused(
     """The login has checked the old password and not yet written its session when the change
     commits: it must not start a session on a password that is no longer the account's."""
     body = {"email": alice.email, "password": alice.password}
-    with held(monkeypatch, "start_session") as release:
+    with held(monkeypatch, token_service, "start_session") as release:
         logged_in, changed = race(
             lambda: client.post("/api/auth/login", json=body),
             lambda: change_password(client, alice),
@@ -125,7 +129,7 @@ def test_of_two_changes_confirmed_with_the_same_password_only_one_applies(
     the other, and is refused with nothing written."""
     other = login(client, alice.email)
     second_password = {"current_password": alice.password, "new_password": "Second-Staple-8"}
-    with held(monkeypatch, "_set_password") as release:
+    with held(monkeypatch, accounts, "_set_password") as release:
         held_change, other_change = race(
             lambda: change_password(client, alice),
             lambda: client.post("/api/auth/password", json=second_password, headers=other.headers),
@@ -144,7 +148,7 @@ def test_an_account_deletion_whose_session_ends_first_deletes_nothing(
     """The password was confirmed, then another session revokes the deleting one before it
     writes: the deletion is refused and the account stays."""
     other = login(client, alice.email)
-    with held(monkeypatch, "_delete_user") as release:
+    with held(monkeypatch, accounts, "_delete_user") as release:
         deleted, revoked = race(
             lambda: delete_account(client, alice),
             lambda: revoke_other(alice)(client, other),

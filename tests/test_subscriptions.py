@@ -196,7 +196,7 @@ def test_a_rolled_back_write_announces_nothing(client: TestClient, alice: Accoun
     with subscribed(client, alice) as ws:
         assert client.portal is not None
         with pytest.raises(RolledBack):
-            client.portal.call(app.state.runtime.db.read, create_then_fail)
+            client.portal.call(app.state.runtime.db.run, create_then_fail)
         marker = create_task(client, alice, "Committed")
         event = next_event(ws)
     assert event["taskId"] == marker["id"]

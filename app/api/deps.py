@@ -7,8 +7,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.database import Database
 from app.runtime import Runtime
-from app.security import TokenClaims
-from app.services import accounts
+from app.security import TokenClaims, access_claims
 from app.throttle import Client
 
 
@@ -46,10 +45,10 @@ async def get_viewer(
     _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> TokenClaims:
     """The claims of the request's access token, checked without the database: the services
-    check that its user still exists, in their own statements. The token is parsed as GraphQL
-    parses it (`accounts.access_claims`); `bearer_scheme` is here for the OpenAPI document."""
+    check that its user still exists, in their own statements. The header is read as GraphQL
+    reads it (`access_claims`); `bearer_scheme` is here for the OpenAPI document."""
     settings = request.app.state.runtime.settings
-    return accounts.access_claims(settings, request.headers.get("authorization"))
+    return access_claims(request.headers.get("authorization"), key=settings.signing_key)
 
 
 Viewer = Annotated[TokenClaims, Depends(get_viewer)]

@@ -7,28 +7,29 @@ statement where it can (`session_live`), else with `require_session`. So an ende
 working at once, on every door and every instance.
 
 Every way of ending sessions is an UPDATE of their rows, and a refresh updates its session's row
-before it rotates (app/services/accounts.py): the row lock orders the two, so a refresh racing an
+before it rotates (app/services/tokens.py): the row lock orders the two, so a refresh racing an
 ending either finishes first, and its new token ends with the session, or finds it ended.
 """
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Exists, ScalarSelect, bindparam, exists, literal, select, update
+from sqlalchemy import Exists, bindparam, exists, literal, select, update
 
 from app.errors import AuthError, NotFound
 from app.events import SESSION_ENDED_KIND, announce
 from app.security import TokenClaims
 from app.statements import Runner
 from models.session import LoginSession, SessionPublic
+from models.tables import table
 from models.token import RefreshToken
 from models.utc import utcnow
 
 SESSION_ENDED = "Session has ended"
 SESSION_NOT_FOUND = "Session not found"
 
-_tokens = RefreshToken.metadata.tables[RefreshToken.__tablename__]
-_sessions = LoginSession.metadata.tables[LoginSession.__tablename__]
+_tokens = table(RefreshToken)
+_sessions = table(LoginSession)
 # The caller's own session, under a name of its own, so that statements on `sessions` itself
 # (listing, ending) do not correlate it with the rows they read or change.
 _callers = _sessions.alias("caller_session")
@@ -151,23 +152,22 @@ _END_STOLEN_SESSION = (
 
 
 def end_stolen_session(runner: Runner, /, *, session_id: uuid.UUID) -> None:
-    """End the session whose retired refresh token was replayed (app/services/accounts.py)."""
+    """End the session whose retired refresh token was replayed (app/services/tokens.py)."""
     runner.all(_END_STOLEN_SESSION, {"target_id": session_id, "now": utcnow()})
 
 
-def _chain_of_token(owner: str) -> ScalarSelect[uuid.UUID]:
-    """The chain (so the session id) of the refresh token `:token_id`, if it is `:<owner>`'s."""
-    return (
-        select(_tokens.c.family_id)
-        .where(_tokens.c.id == bindparam("token_id"), _tokens.c.user_id == bindparam(owner))
-        .scalar_subquery()
-    )
+# The chain (so the session id) of the refresh token `:token_id`, if it is `:user_id`'s.
+_CHAIN_OF_TOKEN = (
+    select(_tokens.c.family_id)
+    .where(_tokens.c.id == bindparam("token_id"), _tokens.c.user_id == bindparam("user_id"))
+    .scalar_subquery()
+)
 
 
 _END_SESSION_OF_TOKEN = (
     update(_sessions)
     .where(
-        _sessions.c.id == _chain_of_token("user_id"),
+        _sessions.c.id == _CHAIN_OF_TOKEN,
         _sessions.c.ended_at.is_(None),
         session_live(),
     )
@@ -175,14 +175,12 @@ _END_SESSION_OF_TOKEN = (
     .returning(_sessions.c.id, _ENDED)
 )
 
-# The first statement of a refresh (app/services/accounts.py): it takes the session's row lock,
-# which orders the refresh with any ending above, and moves `last_used_at`. It runs on the ORM
-# session of the refresh's transaction, so its parameters are named after no column of
-# `sessions` (SQLAlchemy would take such a name for a value to write).
+# The first statement of a refresh (app/services/tokens.py): it takes the session's row lock,
+# which orders the refresh with any ending above, and moves `last_used_at`.
 USE_SESSION = (
     update(_sessions)
-    .where(_sessions.c.id == _chain_of_token("account_id"), _sessions.c.ended_at.is_(None))
-    .values(last_used_at=bindparam("now", type_=_sessions.c.last_used_at.type))
+    .where(_sessions.c.id == _CHAIN_OF_TOKEN, _sessions.c.ended_at.is_(None))
+    .values(last_used_at=_now)
     .returning(_sessions.c.id)
 )
 

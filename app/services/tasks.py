@@ -1,14 +1,10 @@
 """Tasks: reading and changing a user's own tasks, the trash included (listing them:
-`app.services.listing`).
+`app.services.listing`; which rows are the viewer's: `app.services.task_table`).
 
-Every statement is narrowed to the owner, so no caller can forget whose tasks it is looking at.
-A change is one statement (an INSERT, or an UPDATE ... RETURNING that is atomic by itself), except
-where tags are written too: then the statements run in one transaction.
-
-The doors pass the claims of a verified access token. Each service refuses a session that has
-ended (401), in the same statement where it can: the count carries `session_live()`, and the
-INSERT inserts only while the session is live. The others ask (`require_session`) only when they
-found nothing, to tell "no such task" (404) from "no such session".
+A change is one statement (an INSERT, or an UPDATE ... RETURNING, atomic by itself), except where
+tags are written too: then the statements run in one transaction. A service refuses a session
+that has ended (401) in the same statement where it can (the INSERT inserts only while the session
+is live); the others ask only when they found nothing (`task_not_found`).
 
 Versions: every change adds one to the task's `version`, in the statement that makes it. A write
 may name the versions it expects (`expected`, from `If-Match` or `expectedVersion`): the UPDATE
@@ -16,11 +12,8 @@ then also requires one of them, so of two writers that read the same version exa
 the other gets `VersionMismatch` with the current version, and nothing changes.
 
 Every write announces its live event in its own statement (`announce`, `app.events`): exactly
-one event per committed write, none for one refused or rolled back.
-
-Statements are built once (per shape of filter or of change) with bound parameters, and reused:
-building a SQLAlchemy statement costs more than running it, and `Runner` compiles each once. Tasks
-come back as rows (`TaskRow`: the public fields by name), never as ORM objects.
+one event per committed write, none for one refused or rolled back. Statements are built once
+with bound parameters (building one costs more than running it); tasks come back as rows.
 """
 
 from collections.abc import Collection
@@ -34,11 +27,9 @@ from sqlalchemy import (
     bindparam,
     delete,
     false,
-    func,
     insert,
     not_,
     select,
-    true,
     update,
 )
 
@@ -64,7 +55,7 @@ from app.services.task_table import (
     trashed_row,
 )
 from app.statements import Runner
-from models.task import TaskCreate, TaskStats, TaskUpdate
+from models.task import TaskCreate, TaskUpdate
 from models.text import title_key
 from models.utc import utcnow
 
@@ -302,17 +293,3 @@ def empty_trash(runner: Runner, viewer: TokenClaims, /) -> int:
     if not purged:
         require_session(runner, viewer)
     return len(purged)
-
-
-_STATS = select(
-    func.count(), func.count().filter(COLUMNS.completed == true()), session_live()
-).where(OWNED, LIVE)
-
-
-def task_stats(runner: Runner, viewer: TokenClaims, /) -> TaskStats:
-    found = runner.first(_STATS, caller(viewer))
-    assert found is not None  # an aggregate always answers a row
-    total, completed, alive = found
-    if not alive:
-        raise AuthError(SESSION_ENDED)
-    return TaskStats(total=total, completed=completed, pending=total - completed)

@@ -436,7 +436,7 @@ def test_variables_of_the_wrong_type_are_bad_user_input(
     assert set(_codes(response)) <= GRAPHQL_CODES
 
 
-# The options `make serve` and the README's Deployment section give uvicorn for the head of a
+# The options `make serve` and docs/operations.md (Deployment) give uvicorn for the head of a
 # request: uvicorn's default parser (httptools) takes a 64 MiB header and stalls meanwhile.
 BOUNDED_HEAD = ("--http", "h11", "--h11-max-incomplete-event-size", "16384")
 

@@ -12,12 +12,14 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.security import hash_password
-from app.services.accounts import start_session
+from app.services.accounts import find_user_by_email
+from app.services.tokens import start_session
 from app.settings import Settings
+from app.statements import Runner
 from models import User
 from tests.reliability.checks import leaks, missing_security_headers
 from tests.reliability.servers import SERVER_PORTS, free_port
-from tests.support import PASSWORD, Account, database, user_id_of
+from tests.support import PASSWORD, database
 
 CREDENTIALS = {"email": "alice@example.com", "password": PASSWORD}
 
@@ -40,20 +42,20 @@ def store_down(store_down_app: FastAPI, settings: Settings) -> Iterator[TestClie
         yield client
 
 
-def _access_token(settings: Settings) -> str:
+def _access_token(runner: Runner, settings: Settings) -> str:
     """An access token (of a new session) issued directly: logging in is what the missing store
     breaks."""
-    with database(settings) as session:
-        user = session.get_one(
-            User, user_id_of(session, Account("alice@example.com", PASSWORD, "", ""))
-        )
-        return start_session(session, settings=settings, user=user).access_token
+    user = find_user_by_email(runner, email=CREDENTIALS["email"])
+    assert user is not None
+    issued = start_session(runner, settings=settings, user=user)
+    assert issued is not None
+    return issued.access_token
 
 
 def test_everything_but_login_works_while_the_throttle_store_is_down(
-    store_down: TestClient, settings: Settings
+    store_down: TestClient, runner: Runner, settings: Settings
 ) -> None:
-    headers = {"Authorization": f"Bearer {_access_token(settings)}"}
+    headers = {"Authorization": f"Bearer {_access_token(runner, settings)}"}
     assert store_down.get("/api/health").status_code == 200
     created = store_down.post("/api/tasks", json={"title": "still here"}, headers=headers)
     assert created.status_code == 201

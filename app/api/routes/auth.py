@@ -7,7 +7,7 @@ from fastapi import APIRouter, status
 from app.api.deps import ClientDep, DatabaseDep, RuntimeDep, Viewer
 from app.api.responses import errors
 from app.api.routing import OrjsonRoute
-from app.services import accounts
+from app.services import accounts, tokens
 from app.services import sessions as session_service
 from models.responses import Message
 from models.session import AccountDeletion, PasswordChange, SessionPublic
@@ -47,13 +47,13 @@ async def login(credentials: LoginRequest, runtime: RuntimeDep, client: ClientDe
 @router.post("/refresh", response_model=Tokens, responses=errors(400, 401, 413))
 async def refresh(body: RefreshRequest, runtime: RuntimeDep) -> Tokens:
     """Rotate a refresh token: the old one is retired; replaying it ends its session."""
-    return await accounts.refresh(runtime=runtime, refresh_token=body.refresh_token)
+    return await tokens.refresh(runtime=runtime, refresh_token=body.refresh_token)
 
 
 @router.post("/logout", response_model=Message, responses=errors(400, 401, 413))
 async def logout(body: RefreshRequest, viewer: Viewer, runtime: RuntimeDep) -> Message:
     """Revoke the refresh token; it can no longer be refreshed."""
-    await accounts.logout(runtime=runtime, viewer=viewer, refresh_token=body.refresh_token)
+    await tokens.logout(runtime=runtime, viewer=viewer, refresh_token=body.refresh_token)
     return Message(message="Logged out successfully")
 
 
@@ -67,14 +67,14 @@ async def me(viewer: Viewer, runtime: RuntimeDep) -> UserPublic:
 async def list_sessions(viewer: Viewer, db: DatabaseDep) -> list[SessionPublic]:
     """Where the account is signed in: its live sessions (one per login), newest first. A
     session's `last_used_at` is when it last got tokens (its login or latest refresh)."""
-    return await db.read(session_service.live_sessions, viewer)
+    return await db.run(session_service.live_sessions, viewer)
 
 
 @router.delete("/sessions/{session_id}", response_model=Message, responses=errors(400, 401, 404))
 async def revoke_session(session_id: uuid.UUID, viewer: Viewer, db: DatabaseDep) -> Message:
     """End one of the account's sessions (the caller's own included): its refresh token can no
     longer be refreshed and its access tokens stop working at once."""
-    await db.read(session_service.end_session, viewer, session_id=session_id)
+    await db.run(session_service.end_session, viewer, session_id=session_id)
     return Message(message="Session revoked")
 
 

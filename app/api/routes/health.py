@@ -36,7 +36,7 @@ class Unhealthy(SQLModel):
 )
 async def health(db: DatabaseDep) -> Health | JSONResponse:
     try:
-        await db.read(ping)
+        await db.run(ping)
     except Unavailable:
         body = Unhealthy(
             status="unhealthy",

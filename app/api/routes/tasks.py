@@ -26,7 +26,7 @@ from app.api.responses import (
 )
 from app.api.routing import OrjsonRoute
 from app.errors import FieldError
-from app.services import idempotency, listing
+from app.services import idempotency, listing, listing_filters
 from app.services import tasks as task_service
 from app.services.tags import tag_counts
 from app.services.task_table import MAX_TASK_ID
@@ -34,6 +34,7 @@ from app.validation import invalid_input, validate
 from models.idempotency import IDEMPOTENCY_KEY_MAX
 from models.responses import Message
 from models.task import (
+    MAX_PAGE_SIZE,
     Priority,
     Sort,
     TagCount,
@@ -84,7 +85,7 @@ class TaskQuery(BaseModel):
     due_after: UTCInstant | None = Field(None, description="Due at or after")
     overdue: bool | None = Field(None, description="Not completed and due before now")
     sort: SortValue | None = Field(None, description="A field, `-` first for descending")
-    limit: int = Field(DEFAULT_LIMIT, ge=1, le=listing.MAX_PAGE_SIZE)
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_PAGE_SIZE)
     offset: int = Field(0, ge=0, le=MAX_TASK_ID)
 
 
@@ -131,7 +132,7 @@ async def list_tasks(
             "overdue": query.overdue,
         },
     )
-    found = await db.read(
+    found = await db.run(
         listing.list_tasks,
         viewer,
         task_filter=task_filter,
@@ -194,7 +195,7 @@ async def create_task(
 
 @router.get("/tasks/stats", response_model=TaskStats, responses=errors(401))
 async def task_stats(viewer: Viewer, db: DatabaseDep) -> TaskStats:
-    return await db.read(task_service.task_stats, viewer)
+    return await db.run(listing_filters.task_stats, viewer)
 
 
 @router.get(
@@ -214,7 +215,7 @@ async def get_task(
         str | None, Header(alias="If-None-Match", description="The ETag you have")
     ] = None,
 ) -> Response:
-    task = await db.read(task_service.get_task, viewer, task_id=task_id)
+    task = await db.run(task_service.get_task, viewer, task_id=task_id)
     if not_modified(if_none_match, task["version"]):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=etag(task))
     return json_body(task, headers=etag(task))
@@ -269,4 +270,4 @@ async def delete_task(
 @router.get("/tags", response_model=list[TagCount], responses=errors(401))
 async def list_tags(viewer: Viewer, db: DatabaseDep) -> list[TagCount]:
     """The tags your live tasks carry, by name (case-insensitively), with how many carry each."""
-    return await db.read(tag_counts, viewer)
+    return await db.run(tag_counts, viewer)

@@ -13,7 +13,7 @@ from app.services import listing
 from app.services import tasks as task_service
 from app.services.task_table import MAX_TASK_ID
 from models.responses import Message, Purged
-from models.task import TaskPublic, TrashedTask
+from models.task import MAX_PAGE_SIZE, TaskPublic, TrashedTask
 
 router = APIRouter(prefix="/trash", tags=["trash"], route_class=OrjsonRoute)
 
@@ -26,11 +26,11 @@ router = APIRouter(prefix="/trash", tags=["trash"], route_class=OrjsonRoute)
 async def list_trash(
     viewer: Viewer,
     db: DatabaseDep,
-    limit: Annotated[int, Query(ge=1, le=listing.MAX_PAGE_SIZE)] = DEFAULT_LIMIT,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, le=MAX_TASK_ID)] = 0,
 ) -> Response:
     """Most recently deleted first. Tasks stay here TRASH_RETENTION_DAYS, then go for good."""
-    found = await db.read(listing.list_trash, viewer, limit=limit, offset=offset)
+    found = await db.run(listing.list_trash, viewer, limit=limit, offset=offset)
     return json_body(found.tasks, headers={"X-Total-Count": str(found.total)})
 
 

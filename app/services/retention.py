@@ -1,4 +1,5 @@
-"""The trash's retention, kept without an operator: each worker purges on a schedule.
+"""The trash's retention, kept without an operator: each worker purges on a schedule
+(`trash.purge_expired`).
 
 Every `TRASH_PURGE_INTERVAL_SECONDS` (and once at start-up) each worker of each instance deletes
 the tasks trashed more than `TRASH_RETENTION_DAYS` ago, and the expired idempotency keys. Several
@@ -24,7 +25,7 @@ async def purge_trash_periodically(runtime: Runtime) -> None:
     retention = timedelta(days=settings.trash_retention_days)
     while True:
         try:
-            purged = await runtime.db.read(purge_expired, now=utcnow(), retention=retention)
+            purged = await runtime.db.run(purge_expired, now=utcnow(), retention=retention)
         except ServiceError as error:
             logger.warning("trash purge skipped: %s", error.message)
         except Exception:  # the loop must outlive any one failure; the next turn tries again
