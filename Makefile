@@ -28,7 +28,7 @@ run: migrate
 # Keep-alive outlasts clients' and balancers' idle timeouts (often 60 s): a server that closes an
 # idle connection first races the next request sent on it. The h11 parser with a 16 KiB bound on
 # a request's head refuses huge headers at once; uvicorn's default parser (httptools) has no bound
-# (see README, Deployment: behind a proxy that bounds headers, HTTP=httptools is faster).
+# (see docs/operations.md, Deployment: behind a proxy that bounds headers, HTTP=httptools is faster).
 WORKERS ?= 2
 HTTP ?= h11
 serve: migrate
@@ -58,6 +58,12 @@ test: install
 docs-assets:
 	$(PYTHON) docs_assets/vendor.py
 
+# The README's table of settings, rendered from app.settings.Settings (tests/test_docs.py fails
+# when the two differ).
+.PHONY: settings-table
+settings-table: install
+	$(BIN)/python -m app.settings_table
+
 # Load benchmark against the peers in ../shared/peers and PostGraphile 4 (see bench/README.md).
 bench: install
 	@command -v wrk >/dev/null || apt-get install -y -q wrk || \
@@ -65,7 +71,7 @@ bench: install
 	$(BIN)/python -m bench
 
 # tests/reliability/test_soak.py for five minutes (CI runs it for 20 s): mixed load on two
-# workers, then a consistency check (see README, Reliability).
+# workers, then a consistency check (see docs/operations.md, Reliability).
 soak: install
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} \
 		SOAK_SECONDS=300 $(BIN)/pytest tests/reliability/test_soak.py -p no:cacheprovider -s

@@ -20,7 +20,8 @@ PLACEHOLDER_SECRET = re.compile(
 )
 # The project's own files: a secret found in them is published with the code.
 PROJECT_FILES = tuple(
-    Path(__file__).resolve().parent.parent / name for name in (".env.example", "README.md")
+    Path(__file__).resolve().parent.parent / name
+    for name in (".env.example", "README.md", "docs/operations.md", "docs/rest.md")
 )
 
 
@@ -58,9 +59,17 @@ class Settings(BaseSettings):
         env_file=".env", extra="ignore", populate_by_name=True, hide_input_in_errors=True
     )
 
-    environment: Literal["development", "test", "production"] = "development"
+    environment: Literal["development", "test", "production"] = Field(
+        "development",
+        description="`development`, `test` or `production`: production refuses a weak "
+        "`JWT_SECRET`, suggests no field names, and turns the API documentation, GraphiQL and "
+        "introspection off unless asked for.",
+    )
 
-    database_url: str = "sqlite:///./todo.db"
+    database_url: str = Field(
+        "sqlite:///./todo.db",
+        description="SQLite or PostgreSQL; `postgresql://` is mapped to the psycopg2 driver.",
+    )
     pool_size: int = Field(
         10, ge=1, description="PostgreSQL connections per worker; also the units run at once."
     )
@@ -69,17 +78,25 @@ class Settings(BaseSettings):
     )
     pool_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a free connection.")
     pool_recycle: int = Field(1800, description="Seconds before a pooled connection is replaced.")
-    db_connect_timeout: int = Field(5, ge=1)
+    db_connect_timeout: int = Field(
+        5, ge=1, description="Seconds to wait for PostgreSQL to accept a connection."
+    )
     db_timeout: float = Field(
         5.0, gt=0, description="Seconds a unit of database work may take before a 503."
     )
 
     jwt_secret: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("JWT_SECRET", "BETTER_AUTH_SECRET", "jwt_secret")
+        None,
+        validation_alias=AliasChoices("JWT_SECRET", "BETTER_AUTH_SECRET", "jwt_secret"),
+        description=f"HS256 signing key, at least {MIN_SECRET_LENGTH} characters; required in "
+        "production. Default: generated outside production, kept in `DEV_SECRET_FILE`.",
     )
-    dev_secret_file: Path = Path(".jwt-secret")
-    access_token_minutes: int = Field(15, ge=1)
-    refresh_token_days: int = Field(7, ge=1)
+    dev_secret_file: Path = Field(
+        Path(".jwt-secret"),
+        description="Where the signing key generated outside production is kept.",
+    )
+    access_token_minutes: int = Field(15, ge=1, description="Access token lifetime, in minutes.")
+    refresh_token_days: int = Field(7, ge=1, description="Refresh token lifetime, in days.")
     refresh_reuse_grace_seconds: int = Field(
         10, ge=0, description="A just-rotated refresh token answers its successor this long."
     )
@@ -89,20 +106,32 @@ class Settings(BaseSettings):
     trash_purge_interval_seconds: float = Field(
         3600, gt=0, description="How often each worker purges what the retention has passed."
     )
-    bcrypt_rounds: int = Field(12, ge=4, le=31)
+    bcrypt_rounds: int = Field(
+        12,
+        ge=4,
+        le=31,
+        description="bcrypt cost: each step doubles a hash's time (tests use the least).",
+    )
     max_concurrent_hashes: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=1,
-        description="bcrypt hashes run at once per worker; more only queue up behind the CPU.",
+        description="bcrypt hashes run at once per worker; more only queue up behind the CPU. "
+        "Default: the CPU count.",
     )
 
     login_max_failures: int = Field(5, ge=1, description="Failed logins per email per window.")
-    login_window_seconds: int = Field(900, ge=1)
+    login_window_seconds: int = Field(
+        900, ge=1, description="The window of both login limits, in seconds."
+    )
     login_max_failures_per_address: int = Field(
         50, ge=1, description="Failed logins per client address, across emails, per window."
     )
-    signup_max_per_address: int = Field(10, ge=1)
-    signup_window_seconds: int = Field(3600, ge=1)
+    signup_max_per_address: int = Field(
+        10, ge=1, description="Signups per client address per window."
+    )
+    signup_window_seconds: int = Field(
+        3600, ge=1, description="The window of the signup limit, in seconds."
+    )
     max_password_checks_per_request: int = Field(
         1, ge=1, description="Signups and logins one HTTP request may run (aliases, batches)."
     )
@@ -113,16 +142,30 @@ class Settings(BaseSettings):
         "memory://", description="`limits` storage URI; use redis://... for several workers."
     )
 
-    cors_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
-    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        ["http://localhost:3000"],
+        description="Allowed origins, comma-separated: CORS, and where a GraphQL socket may "
+        "come from.",
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Larger request bodies get 413, announced or not."
+    )
     request_body_timeout: float = Field(
         15.0, gt=0, description="Seconds a request body may take to arrive, then 408."
     )
 
-    graphql_max_depth: int = Field(10, ge=1)
-    graphql_max_aliases: int = Field(30, ge=1)
-    graphql_max_tokens: int = Field(2000, ge=10)
-    graphql_max_batch: int = Field(10, ge=1)
+    graphql_max_depth: int = Field(
+        10, ge=1, description="Depth of a GraphQL document, introspection fields not counted."
+    )
+    graphql_max_aliases: int = Field(
+        30, ge=1, description="Aliased fields written in one GraphQL document."
+    )
+    graphql_max_tokens: int = Field(
+        2000, ge=10, description="Tokens in one GraphQL document, counted as it is parsed."
+    )
+    graphql_max_batch: int = Field(
+        10, ge=1, description="Operations in one batched GraphQL request."
+    )
     graphql_max_cost: int = Field(
         5000, ge=1, description="Objects one request may ask for, counted before it runs."
     )
@@ -132,8 +175,12 @@ class Settings(BaseSettings):
     graphql_max_sockets_per_user: int = Field(
         20, ge=1, description="Live GraphQL sockets one user may hold open on one instance."
     )
-    graphql_introspection: bool | None = Field(None, description="Default: off in production.")
-    graphql_ide: bool | None = Field(None, description="Default: off in production.")
+    graphql_introspection: bool | None = Field(
+        None, description="Schema introspection. Default: off in production."
+    )
+    graphql_ide: bool | None = Field(
+        None, description="GraphiQL at `GET /graphql`. Default: off in production."
+    )
     graphql_persisted_queries_max: int = Field(
         10_000, ge=1, description="Automatic persisted queries kept; past it the oldest go."
     )
