@@ -159,3 +159,20 @@ def test_list_tasks_documents_its_filters_and_the_sort_values(spec: Any) -> None
 def test_docs_and_redoc_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     assert client.get("/redoc").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/api/tasks"),
+        ("put", "/api/tasks/{task_id}"),
+        ("patch", "/api/tasks/{task_id}"),
+        ("patch", "/api/tasks/{task_id}/toggle"),
+        ("delete", "/api/tasks/{task_id}"),
+        ("post", "/api/trash/{task_id}/restore"),
+        ("delete", "/api/trash/{task_id}"),
+        ("delete", "/api/trash"),
+    ],
+)
+def test_every_task_write_documents_the_write_limits_429(spec: Any, method: str, path: str) -> None:
+    assert "Retry-After" in operation(spec, method, path)["responses"]["429"]["headers"]

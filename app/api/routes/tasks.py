@@ -51,7 +51,7 @@ router = APIRouter(tags=["tasks"], route_class=OrjsonRoute)
 
 TaskId = Annotated[int, Path(ge=1, le=MAX_TASK_ID, description="The task's id")]
 DEFAULT_LIMIT = 100  # of the REST lists (tasks, trash); GraphQL's `first` has a default of its own
-SortValue = Literal[
+SortParameter = Literal[
     "created_at", "-created_at", "updated_at", "-updated_at", "due_at", "-due_at",
     "priority", "-priority", "title", "-title",
 ]  # fmt: skip
@@ -84,7 +84,7 @@ class TaskQuery(BaseModel):
     due_before: UTCInstant | None = Field(None, description="Due strictly before")
     due_after: UTCInstant | None = Field(None, description="Due at or after")
     overdue: bool | None = Field(None, description="Not completed and due before now")
-    sort: SortValue | None = Field(None, description="A field, `-` first for descending")
+    sort: SortParameter | None = Field(None, description="A field, `-` first for descending")
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_PAGE_SIZE)
     offset: int = Field(0, ge=0, le=MAX_TASK_ID)
 
@@ -176,7 +176,10 @@ async def idempotency_key(request: Request) -> str | None:
     "/tasks",
     status_code=status.HTTP_201_CREATED,
     response_model=TaskPublic,
-    responses={201: {"headers": {**ETAG_HEADER, **REPLAYED_HEADER}}, **errors(400, 401, 409, 413)},
+    responses={
+        201: {"headers": {**ETAG_HEADER, **REPLAYED_HEADER}},
+        **errors(400, 401, 409, 413, 429),
+    },
     openapi_extra={"parameters": [IDEMPOTENCY_KEY_PARAMETER]},
 )
 async def create_task(
@@ -221,7 +224,7 @@ async def get_task(
     return json_body(task, headers=etag(task))
 
 
-_CHANGED = {200: {"headers": ETAG_HEADER}, **errors(400, 401, 404, 412, 413)}
+_CHANGED = {200: {"headers": ETAG_HEADER}, **errors(400, 401, 404, 412, 413, 429)}
 
 
 @router.put("/tasks/{task_id}", response_model=TaskPublic, responses=_CHANGED)
@@ -257,7 +260,9 @@ async def toggle_task(
     return json_body(toggled, headers=etag(toggled))
 
 
-@router.delete("/tasks/{task_id}", response_model=Message, responses=errors(400, 401, 404, 412))
+@router.delete(
+    "/tasks/{task_id}", response_model=Message, responses=errors(400, 401, 404, 412, 429)
+)
 async def delete_task(
     task_id: TaskId, viewer: Viewer, db: DatabaseDep, if_match: IF_MATCH = None
 ) -> Message:

@@ -37,7 +37,7 @@ async def list_trash(
 @router.post(
     "/{task_id}/restore",
     response_model=TaskPublic,
-    responses={200: {"headers": ETAG_HEADER}, **errors(400, 401, 404)},
+    responses={200: {"headers": ETAG_HEADER}, **errors(400, 401, 404, 429)},
 )
 async def restore_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Response:
     """Back among your tasks, with its tags, one version more."""
@@ -45,12 +45,12 @@ async def restore_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Resp
     return json_body(restored, headers=etag(restored))
 
 
-@router.delete("/{task_id}", response_model=Message, responses=errors(400, 401, 404))
+@router.delete("/{task_id}", response_model=Message, responses=errors(400, 401, 404, 429))
 async def purge_task(task_id: TaskId, viewer: Viewer, db: DatabaseDep) -> Message:
     await db.write(task_service.purge_task, viewer, task_id=task_id)
     return Message(message="Task deleted permanently")
 
 
-@router.delete("", response_model=Purged, responses=errors(401))
+@router.delete("", response_model=Purged, responses=errors(401, 429))
 async def empty_trash(viewer: Viewer, db: DatabaseDep) -> Purged:
     return Purged(purged=await db.write(task_service.empty_trash, viewer))
