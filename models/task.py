@@ -114,7 +114,7 @@ def _title_key(context: Any) -> str:
     return title_key(str(context.get_current_parameters()["title"]))
 
 
-def _live(name: str, *columns: Any) -> Index:
+def _listing_index(name: str, *columns: Any) -> Index:
     """An index of the user's live tasks (the trash is listed apart), for one listing order."""
     return Index(name, "user_id", *columns, postgresql_where=LIVE, sqlite_where=LIVE)
 
@@ -128,14 +128,16 @@ class Task(TaskBase, table=True):
     __table_args__ = (
         # Serves the default listing and keyset paging: owner, incomplete first, newest first.
         Index(LISTING_INDEX, "user_id", "completed", desc("created_at"), desc("id")),
-        _live("ix_tasks_created", "created_at", "id"),
-        _live("ix_tasks_updated", "updated_at", "id"),
-        _live("ix_tasks_due", "due_at", "id"),  # ascending, missing due dates last
+        _listing_index("ix_tasks_created", "created_at", "id"),
+        _listing_index("ix_tasks_updated", "updated_at", "id"),
+        _listing_index("ix_tasks_due", "due_at", "id"),  # ascending, missing due dates last
         # PostgreSQL only: a backward scan of ix_tasks_due would put missing due dates first.
         # (SQLite sorts that order itself; it has no NULLS LAST in an index.)
-        _live(DUE_DESC_INDEX, desc("due_at").nulls_last(), desc("id")).ddl_if(dialect="postgresql"),
-        _live("ix_tasks_priority", "priority", "id"),
-        _live("ix_tasks_title", "title_key", "id"),
+        _listing_index(DUE_DESC_INDEX, desc("due_at").nulls_last(), desc("id")).ddl_if(
+            dialect="postgresql"
+        ),
+        _listing_index("ix_tasks_priority", "priority", "id"),
+        _listing_index("ix_tasks_title", "title_key", "id"),
         Index(
             "ix_tasks_trash",
             "user_id",
@@ -222,7 +224,7 @@ class TrashedTask(TaskPublic):
 TASK_FIELDS = tuple(TaskBase.model_fields)  # the public fields, in answer order
 
 
-class TaskOrder(StrEnum):
+class TaskOrderField(StrEnum):
     """The orders of a listing besides the default one (incomplete first, newest first)."""
 
     CREATED_AT = "created_at"
@@ -235,14 +237,14 @@ class TaskOrder(StrEnum):
 class Sort(SQLModel):
     """An order and its direction: REST's `sort=-due_at`, GraphQL's `orderBy`."""
 
-    field: TaskOrder
+    field: TaskOrderField
     descending: bool = False
 
     @classmethod
     def parse(cls, value: str) -> "Sort":
         """`due_at` or `-due_at`; anything else raises ValueError."""
         descending = value.startswith("-")
-        return cls(field=TaskOrder(value.removeprefix("-")), descending=descending)
+        return cls(field=TaskOrderField(value.removeprefix("-")), descending=descending)
 
 
 MAX_PAGE_SIZE = 500  # tasks on one page: REST's `limit`, GraphQL's `first`

@@ -32,12 +32,12 @@ class Context(BaseContext):
         self.runtime = runtime
         self.db = runtime.db
         self.client = client  # one per HTTP request: its allowance spans aliases and batches
-        self.websocket = websocket  # a live socket's (`resolvers.live`): one context per socket
+        self.websocket = websocket  # a live socket's (`resolvers.sockets`): one context per socket
         self.connection_params: dict[str, object] = {}  # its `connection_init` payload
         self.socket: Socket | None = None  # its registration with the broker, once authenticated
         self._authorization = authorization
         self._user: User | None = None
-        self._claims: TokenClaims | None = None
+        self._viewer: TokenClaims | None = None
         self._user_lock = anyio.Lock()
 
     async def user(self) -> User:
@@ -45,22 +45,22 @@ class Context(BaseContext):
         `AuthError` (UNAUTHENTICATED) otherwise."""
         async with self._user_lock:
             if self._user is None:
-                claims = access_claims(self._authorization, key=self.runtime.settings.signing_key)
-                self._user = await accounts.me(runtime=self.runtime, viewer=claims)
-                self._claims = claims
+                viewer = access_claims(self._authorization, key=self.runtime.settings.signing_key)
+                self._user = await accounts.me(runtime=self.runtime, viewer=viewer)
+                self._viewer = viewer
         return self._user
 
     def authorize(self, authorization: str | None) -> None:
         """Authenticate with `authorization` from now on (a socket's `connection_init`)."""
         self._authorization = authorization
-        self._user = self._claims = None
+        self._user = self._viewer = None
 
-    async def claims(self) -> TokenClaims:
+    async def viewer(self) -> TokenClaims:
         """The claims of the request's token, once `user()` has found its session live: what
         the services are run for (they check the session again in their own statements)."""
         await self.user()
-        assert self._claims is not None
-        return self._claims
+        assert self._viewer is not None
+        return self._viewer
 
 
 async def get_context(connection: HTTPConnection) -> Context:

@@ -55,7 +55,7 @@ async def refresh_token(info: ContextInfo, refresh_token: str) -> TokenPair:
 
 
 async def logout(info: ContextInfo, refresh_token: str) -> bool:
-    viewer = await info.context.claims()
+    viewer = await info.context.viewer()
     body = validate(RefreshRequest, {"refresh_token": refresh_token})
     await tokens.logout(
         runtime=info.context.runtime,
@@ -66,14 +66,14 @@ async def logout(info: ContextInfo, refresh_token: str) -> bool:
 
 
 async def revoke_session(info: ContextInfo, id: uuid.UUID) -> bool:
-    viewer = await info.context.claims()
+    viewer = await info.context.viewer()
     await info.context.db.run(session_service.end_session, viewer, session_id=id)
     return True
 
 
 async def change_password(info: ContextInfo, input: ChangePasswordInput) -> bool:
     """Every other session ends; this one goes on."""
-    context, viewer = info.context, await info.context.claims()
+    context, viewer = info.context, await info.context.viewer()
     change = validate(PasswordChange, vars(input))
     await accounts.change_password(
         runtime=context.runtime, client=context.client, viewer=viewer, change=change
@@ -82,7 +82,7 @@ async def change_password(info: ContextInfo, input: ChangePasswordInput) -> bool
 
 
 async def delete_account(info: ContextInfo, password: str) -> bool:
-    context, viewer = info.context, await info.context.claims()
+    context, viewer = info.context, await info.context.viewer()
     body = validate(AccountDeletion, {"password": password})
     await accounts.delete_account(
         runtime=context.runtime, client=context.client, viewer=viewer, password=body.password
@@ -91,7 +91,7 @@ async def delete_account(info: ContextInfo, password: str) -> bool:
 
 
 async def create_task(info: ContextInfo, input: CreateTaskInput) -> TaskType:
-    user, viewer = await info.context.user(), await info.context.claims()
+    user, viewer = await info.context.user(), await info.context.viewer()
     data = validate(TaskCreate, vars(input))
     created = await info.context.db.write(task_service.create_task, viewer, data=data)
     return TaskType.from_row(created, UserType.from_model(user))
@@ -100,7 +100,7 @@ async def create_task(info: ContextInfo, input: CreateTaskInput) -> TaskType:
 async def update_task(
     info: ContextInfo, id: int, input: UpdateTaskInput, expected_version: int | None = None
 ) -> TaskType:
-    user, viewer = await info.context.user(), await info.context.claims()
+    user, viewer = await info.context.user(), await info.context.viewer()
     changes = validate(TaskUpdate, provided(input))
     updated = await info.context.db.write(
         task_service.update_task,
@@ -113,7 +113,7 @@ async def update_task(
 
 
 async def toggle_task(info: ContextInfo, id: int, expected_version: int | None = None) -> TaskType:
-    user, viewer = await info.context.user(), await info.context.claims()
+    user, viewer = await info.context.user(), await info.context.viewer()
     toggled = await info.context.db.write(
         task_service.toggle_task,
         viewer,
@@ -125,7 +125,7 @@ async def toggle_task(info: ContextInfo, id: int, expected_version: int | None =
 
 async def delete_task(info: ContextInfo, id: int, expected_version: int | None = None) -> bool:
     """Move the task to the trash."""
-    viewer = await info.context.claims()
+    viewer = await info.context.viewer()
     await info.context.db.write(
         task_service.delete_task,
         viewer,
@@ -136,17 +136,17 @@ async def delete_task(info: ContextInfo, id: int, expected_version: int | None =
 
 
 async def restore_task(info: ContextInfo, id: int) -> TaskType:
-    user, viewer = await info.context.user(), await info.context.claims()
+    user, viewer = await info.context.user(), await info.context.viewer()
     restored = await info.context.db.write(task_service.restore_task, viewer, task_id=id)
     return TaskType.from_row(restored, UserType.from_model(user))
 
 
 async def purge_task(info: ContextInfo, id: int) -> bool:
-    viewer = await info.context.claims()
+    viewer = await info.context.viewer()
     await info.context.db.write(task_service.purge_task, viewer, task_id=id)
     return True
 
 
 async def empty_trash(info: ContextInfo) -> int:
-    viewer = await info.context.claims()
+    viewer = await info.context.viewer()
     return await info.context.db.write(task_service.empty_trash, viewer)

@@ -35,7 +35,7 @@ async def me(info: ContextInfo) -> UserType:
 
 
 async def task(info: ContextInfo, id: int) -> TaskType | None:
-    user, viewer = await info.context.user(), await info.context.claims()
+    user, viewer = await info.context.user(), await info.context.viewer()
     found = await info.context.db.run(task_service.find_task, viewer, task_id=id)
     return TaskType.from_row(found, UserType.from_model(user)) if found else None
 
@@ -48,7 +48,7 @@ async def tasks(
     after: str | None = strawberry.UNSET,
 ) -> TaskConnection:
     context = info.context
-    user, viewer = await context.user(), await context.claims()
+    user, viewer = await context.user(), await context.viewer()
     task_filter = validate(TaskFilter, provided(filter) if filter else {})
     sort = None
     if order_by:
@@ -70,7 +70,7 @@ async def trash(
     info: ContextInfo, first: int | None = DEFAULT_PAGE_SIZE, after: str | None = strawberry.UNSET
 ) -> TaskConnection:
     context = info.context
-    user, viewer = await context.user(), await context.claims()
+    user, viewer = await context.user(), await context.viewer()
     after = None if after is strawberry.UNSET else after
     page = await context.db.run(
         listing.page_trash,
@@ -83,17 +83,17 @@ async def trash(
 
 
 async def tags(info: ContextInfo) -> list[TagCountType]:
-    viewer = await info.context.claims()
+    viewer = await info.context.viewer()
     return [TagCountType.from_model(tag) for tag in await info.context.db.run(tag_counts, viewer)]
 
 
 async def task_stats(info: ContextInfo) -> TaskStatsType:
-    viewer = await info.context.claims()
+    viewer = await info.context.viewer()
     return TaskStatsType.from_model(await info.context.db.run(listing_filters.task_stats, viewer))
 
 
 async def sessions(info: ContextInfo) -> list[SessionType]:
     """Your live sessions, newest first."""
-    viewer = await info.context.claims()
+    viewer = await info.context.viewer()
     found = await info.context.db.run(session_service.live_sessions, viewer)
     return [SessionType.from_model(session) for session in found]

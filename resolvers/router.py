@@ -19,7 +19,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from app.docs import documentation_page
 from app.settings import Settings
 from models.task import MAX_PAGE_SIZE
-from resolvers import live
+from resolvers import sockets
 from resolvers.context import Context, get_context
 from resolvers.document_limits import RequestLimits
 from resolvers.media_types import GRAPHQL_RESPONSE_JSON, is_request_error, prefers_graphql_response
@@ -49,8 +49,8 @@ def _malformed(operation: object) -> str | None:
 
 
 class TodoGraphQLRouter(GraphQLRouter[Context, None]):
-    graphql_transport_ws_handler_class = live.LiveSocketHandler
-    websocket_adapter_class = live.LiveSocketAdapter
+    graphql_transport_ws_handler_class = sockets.LiveSocketHandler
+    websocket_adapter_class = sockets.LiveSocketAdapter
 
     def __init__(self, settings: Settings) -> None:
         schema = build_schema(settings)
@@ -62,8 +62,8 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
             multipart_uploads_enabled=False,
             include_in_schema=False,
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
-            connection_init_wait_timeout=live.CONNECTION_INIT_TIMEOUT,
-            max_subscriptions_per_connection=live.SUBSCRIPTIONS_PER_SOCKET,
+            connection_init_wait_timeout=sockets.CONNECTION_INIT_TIMEOUT,
+            max_subscriptions_per_connection=sockets.SUBSCRIPTIONS_PER_SOCKET,
             allowed_origins=settings.cors_origins,  # besides the service's own
         )
         self.persisted_queries = PersistedQueries(settings)
@@ -77,7 +77,7 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType:
-        await live.connect(context)
+        await sockets.connect(context)
         return UnsetType()  # a `connection_ack` without payload (the one UNSET)
 
     def decode_json(self, data: str | bytes) -> object:
@@ -132,7 +132,7 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         A WebSocket upgrade without `graphql-transport-ws` is refused before it is accepted
         (HTTP 403)."""
         if isinstance(request, WebSocket):
-            if not live.offers_protocol(request):
+            if not sockets.offers_protocol(request):
                 return await self.reject_websocket(request)  # type: ignore[return-value]
             return await super().run(request, context, root_value)  # type: ignore[arg-type,return-value]
         # Read once here: process_result asks for every operation of a batch.

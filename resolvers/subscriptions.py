@@ -1,5 +1,5 @@
 """Subscription resolvers: live events of the viewer's own tasks, over a socket
-(`resolvers.live`)."""
+(`resolvers.sockets`)."""
 
 from collections.abc import AsyncGenerator
 
@@ -17,7 +17,7 @@ async def task_events(info: ContextInfo) -> AsyncGenerator[TaskEventType, None]:
     moment of subscribing, each task's in version order. The broker knows only the user's events:
     another user's never reach this generator."""
     context = info.context
-    viewer = await context.claims()  # UNAUTHENTICATED before any event is subscribed to
+    viewer = await context.viewer()  # UNAUTHENTICATED before any event is subscribed to
     async with context.runtime.broker.subscribe(viewer.user_id) as events:
         try:
             async for event in events:

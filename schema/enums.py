@@ -6,10 +6,10 @@ from enum import Enum
 import strawberry
 
 from app.events import TaskEventKind
-from models.task import Priority, TaskOrder
+from models.task import Priority, TaskOrderField
 
 strawberry.enum(Priority, name="Priority")
-strawberry.enum(TaskOrder, name="TaskOrderField")
+strawberry.enum(TaskOrderField, name="TaskOrderField")
 strawberry.enum(TaskEventKind, name="TaskEventKind")
 
 
@@ -19,4 +19,4 @@ class OrderDirection(Enum):
     DESC = "desc"
 
 
-__all__ = ["OrderDirection", "Priority", "TaskEventKind", "TaskOrder"]
+__all__ = ["OrderDirection", "Priority", "TaskEventKind", "TaskOrderField"]

@@ -5,7 +5,7 @@ from datetime import datetime
 import strawberry
 
 from models.text import DESCRIPTION_MAX, TAGS_DESCRIPTION, TITLE_MAX
-from schema.enums import OrderDirection, Priority, TaskOrder
+from schema.enums import OrderDirection, Priority, TaskOrderField
 
 
 @strawberry.input
@@ -78,7 +78,7 @@ class TaskFilterInput:
 
 @strawberry.input(name="TaskOrder", description="Ties are broken by id in the same direction.")
 class TaskOrderInput:
-    field: TaskOrder
+    field: TaskOrderField
     direction: OrderDirection | None = OrderDirection.ASC  # null: ascending too
 
 

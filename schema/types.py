@@ -38,7 +38,7 @@ class FieldContext(Protocol):
 
     async def user(self) -> User: ...
 
-    async def claims(self) -> TokenClaims: ...
+    async def viewer(self) -> TokenClaims: ...
 
 
 FieldInfo = Info[FieldContext, None]
@@ -212,7 +212,7 @@ class TaskEventType:
     async def task(self, info: FieldInfo) -> TaskType | None:
         if self.kind is TaskEventKind.PURGED:
             return None
-        viewer, owner = await info.context.claims(), await info.context.user()
+        viewer, owner = await info.context.viewer(), await info.context.user()
         found = await info.context.db.run(find_task_in_any_state, viewer, task_id=self.task_id)
         return TaskType.from_row(found, UserType.from_model(owner)) if found else None
 

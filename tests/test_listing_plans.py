@@ -18,14 +18,14 @@ from app.services.task_table import task_row, trashed_row
 from app.statements import Prepared, Runner
 from models import Task, User
 from models.tables import table
-from models.task import Sort, TaskFilter, TaskOrder
+from models.task import Sort, TaskFilter, TaskOrderField
 from models.utc import utcnow
 
 _users = table(User)
 _tasks = table(Task)
 ORDERS = [DEFAULT_ORDER] + [
     order_of(Sort(field=field, descending=descending))
-    for field in TaskOrder
+    for field in TaskOrderField
     for descending in (False, True)
 ]
 

@@ -21,7 +21,7 @@ from app.settings import Settings
 from app.statements import Runner
 from models.task import TaskCreate
 from models.utc import utcnow
-from resolvers import live
+from resolvers import sockets
 from tests.support import PASSWORD, Account, create_task, graphql, login, register
 
 EVENTS = "subscription { taskEvents { kind taskId version at task { id title deletedAt } } }"
@@ -232,13 +232,13 @@ def test_the_authorization_key_is_compared_case_insensitively(
 
 
 def test_connection_init_waits_ten_seconds() -> None:
-    assert timedelta(seconds=10) == live.CONNECTION_INIT_TIMEOUT
+    assert timedelta(seconds=10) == sockets.CONNECTION_INIT_TIMEOUT
 
 
 def test_no_connection_init_in_time_closes_4408(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(live, "CONNECTION_INIT_TIMEOUT", timedelta(seconds=0.2))
+    monkeypatch.setattr(sockets, "CONNECTION_INIT_TIMEOUT", timedelta(seconds=0.2))
     with (
         TestClient(create_app(settings)) as client,
         client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws,

@@ -27,7 +27,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 
 from app.services.cursors import INVALID_CURSOR
 from app.services.task_table import COLUMNS, TaskRow
-from models.task import Priority, PriorityRank, Sort, TaskOrder
+from models.task import Priority, PriorityRank, Sort, TaskOrderField
 from models.text import title_key
 from models.utc import UTCDateTime
 
@@ -199,16 +199,16 @@ DEFAULT_ORDER = Order(
 )
 TRASH_ORDER = _by(COLUMNS.deleted_at, descending=True)  # most recently deleted first
 _COLUMNS = {
-    TaskOrder.CREATED_AT: COLUMNS.created_at,
-    TaskOrder.UPDATED_AT: COLUMNS.updated_at,
-    TaskOrder.PRIORITY: COLUMNS.priority,
-    TaskOrder.TITLE: COLUMNS.title_key,
+    TaskOrderField.CREATED_AT: COLUMNS.created_at,
+    TaskOrderField.UPDATED_AT: COLUMNS.updated_at,
+    TaskOrderField.PRIORITY: COLUMNS.priority,
+    TaskOrderField.TITLE: COLUMNS.title_key,
 }
 _ORDERS = {
     (field, descending): _by_due_date(descending)
-    if field is TaskOrder.DUE_AT
+    if field is TaskOrderField.DUE_AT
     else _by(_COLUMNS[field], descending)
-    for field in TaskOrder
+    for field in TaskOrderField
     for descending in (False, True)
 }
 

@@ -43,7 +43,7 @@ def trashed_row(values: Sequence[Any]) -> TaskRow:
     return dict(zip((*TASK_FIELDS, "deleted_at"), values, strict=True))
 
 
-def storable_id(task_id: int) -> bool:
+def possible_task_id(task_id: int) -> bool:
     """Whether `task_id` can name a task at all; any other id is "not found" without a query."""
     return 1 <= task_id <= MAX_TASK_ID
 

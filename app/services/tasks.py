@@ -49,7 +49,7 @@ from app.services.task_table import (
     TRASH_COLUMNS,
     TRASHED,
     TaskRow,
-    storable_id,
+    possible_task_id,
     task_not_found,
     task_row,
     trashed_row,
@@ -77,7 +77,7 @@ _GET = select(*PUBLIC_COLUMNS).where(*_mine, LIVE)
 def find_task(runner: Runner, viewer: TokenClaims, /, *, task_id: int) -> TaskRow | None:
     """The live task, if it exists and belongs to the user; `None` otherwise (alike)."""
     found = None
-    if storable_id(task_id):
+    if possible_task_id(task_id):
         found = runner.first(_GET, {"task_id": task_id, "user_id": viewer.user_id})
     if found is None:
         require_session(runner, viewer)
@@ -201,11 +201,11 @@ def _change(
     keys = {"task_id": task_id, "user_id": viewer.user_id, "now": now or utcnow()}
     keys |= {f"expected_{i}": version for i, version in enumerate(expected)}
     changed = None
-    if storable_id(task_id):
+    if possible_task_id(task_id):
         changed = runner.first(statement, {**values, **keys})
     if changed is not None:
         return task_row(changed)
-    if expected and storable_id(task_id):
+    if expected and possible_task_id(task_id):
         current = runner.scalar(_VERSION, keys)
         if current is not None:
             raise VersionMismatch(current)
@@ -259,7 +259,7 @@ _RESTORE = change_statement(frozenset({"deleted_at"}), 0, trash=True)
 def restore_task(runner: Runner, viewer: TokenClaims, /, *, task_id: int) -> TaskRow:
     """Back from the trash among the live tasks, with its tags, one version more."""
     restored = None
-    if storable_id(task_id):
+    if possible_task_id(task_id):
         values = {
             "user_id": viewer.user_id,
             "task_id": task_id,
@@ -280,7 +280,7 @@ _EMPTY = delete(TASKS).where(OWNED, TRASHED).returning(COLUMNS.id, PURGED)
 def purge_task(runner: Runner, viewer: TokenClaims, /, *, task_id: int) -> None:
     """Delete the trashed task for good (its tag links go with it)."""
     purged = None
-    if storable_id(task_id):
+    if possible_task_id(task_id):
         values = {"user_id": viewer.user_id, "task_id": task_id, "now": utcnow()}
         purged = runner.first(_PURGE, values)
     if purged is None:
