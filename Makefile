@@ -48,9 +48,15 @@ BROWSER_MODULES := tests/browser/node_modules/.package-lock.json
 $(BROWSER_MODULES): tests/browser/package-lock.json
 	cd tests/browser && npm ci --no-audit --no-fund --silent
 
+# A real Better Auth server (tests/better_auth/server.mjs, started by tests/better_auth_server.py),
+# so the service's acceptance of Better Auth tokens is checked against the real thing.
+BETTER_AUTH_MODULES := tests/better_auth/node_modules/.package-lock.json
+$(BETTER_AUTH_MODULES): tests/better_auth/package-lock.json
+	cd tests/better_auth && npm ci --no-audit --no-fund --silent
+
 test: install
 	@if command -v npm >/dev/null; then \
-		$(MAKE) --no-print-directory $(AUDIT_MODULES) $(BROWSER_MODULES); fi
+		$(MAKE) --no-print-directory $(AUDIT_MODULES) $(BROWSER_MODULES) $(BETTER_AUTH_MODULES); fi
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90
 
 # The documentation pages' bundles, app/static/docs/vendor (committed): `npm ci` from

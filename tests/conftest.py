@@ -24,6 +24,7 @@ import models  # noqa: F401 (registers the tables)
 from app.main import create_app
 from app.settings import Settings
 from app.statements import Runner
+from tests.better_auth_server import better_auth, better_auth_server  # noqa: F401 (fixtures)
 from tests.support import Account, register
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -61,7 +61,8 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 @dataclass
 class Server:
-    """A server process (uvicorn, or the bench's PostGraphile); `log` holds its output."""
+    """A server process (uvicorn, the bench's PostGraphile, the Better Auth test server); `log`
+    holds its output, `database_url` is empty for a server without a database."""
 
     process: subprocess.Popen[bytes]
     port: int
@@ -176,7 +177,8 @@ def serving(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        server = Server(process=process, port=port, log=log, database_url=env["DATABASE_URL"])
+        database_url = env.get("DATABASE_URL", "")
+        server = Server(process=process, port=port, log=log, database_url=database_url)
         try:
             _wait_ready(server, time.monotonic() + READY_TIMEOUT)
         except RuntimeError:
