@@ -23,7 +23,6 @@ cannot leave it down.
 import base64
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+
+from tests.reliability.node_tools import node_with_modules
 
 if TYPE_CHECKING:  # at run time it is imported late: see better_auth_server
     from tests.reliability.servers import Server
@@ -134,24 +135,13 @@ class BetterAuthServer:
         self._control("jwks-up")
 
 
-def _node() -> str:
-    """Node, once tests/better_auth's modules are installed; else skip (or fail)."""
-    node = shutil.which("node")
-    if node is None or not (TOOLS / "node_modules" / ".package-lock.json").is_file():
-        reason = "Node, and `npm ci` in tests/better_auth, are needed for this test"
-        if os.environ.get("REQUIRE_NODE_TOOLS"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return node
-
-
 @pytest.fixture(scope="session")
 def better_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BetterAuthServer]:
     """The Better Auth server of the session (see `better_auth`)."""
     # Imported here: tests.reliability.servers imports tests.conftest, which imports this module.
     from tests.reliability.servers import HOST, serving
 
-    node = _node()
+    node = node_with_modules(TOOLS)
     env = {key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "TMPDIR"}}
     env["BETTER_AUTH_SECRET"] = SECRET
 

@@ -14,14 +14,21 @@ import pytest
 TOOLS = Path(__file__).parent.parent / "graphql_http"
 
 
-def run_node(script: str, *arguments: str) -> Any:
-    """Run `script` of tests/graphql_http with `arguments`; its standard output, as JSON."""
+def node_with_modules(tools: Path) -> str:
+    """Node, once `npm ci` has installed the modules of the folder `tools`; else the test skips
+    (or fails, where REQUIRE_NODE_TOOLS is set)."""
     node = shutil.which("node")
-    if node is None or not (TOOLS / "node_modules" / ".package-lock.json").is_file():
-        reason = "Node, and `npm ci` in tests/graphql_http, are needed for this test"
+    if node is None or not (tools / "node_modules" / ".package-lock.json").is_file():
+        reason = f"Node, and `npm ci` in tests/{tools.name}, are needed for this test"
         if os.environ.get("REQUIRE_NODE_TOOLS"):
             pytest.fail(reason)
         pytest.skip(reason)
+    return node
+
+
+def run_node(script: str, *arguments: str) -> Any:
+    """Run `script` of tests/graphql_http with `arguments`; its standard output, as JSON."""
+    node = node_with_modules(TOOLS)
     finished = subprocess.run(  # noqa: S603 (node from PATH, our script, our arguments)
         [node, script, *arguments],
         cwd=TOOLS,
