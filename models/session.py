@@ -14,8 +14,8 @@ USER_AGENT_MAX = 255
 class LoginSession(SQLModel, table=True):
     """One login, and the chain of refresh tokens it started.
 
-    The id is the chain's `family_id` and the `sid` of the session's access tokens. A session is
-    live until `ended_at` is set (logout, revocation, reuse detection, a password change); then
+    The id is the `session_id` of its refresh tokens and the `sid` of its access tokens. A session
+    is live until `ended_at` is set (logout, revocation, reuse detection, a password change); then
     neither its access tokens nor its refresh tokens work. A refresh updates the row before it
     rotates the token, and ending a session updates it too, so the two are ordered by the row's
     lock: a refresh can never slip a fresh token past an ending.

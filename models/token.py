@@ -3,6 +3,7 @@
 import uuid
 from datetime import datetime
 
+from sqlalchemy import Column, Uuid
 from sqlmodel import Field, SQLModel
 
 from models.utc import UTCDateTime, utcnow
@@ -11,8 +12,8 @@ from models.utc import UTCDateTime, utcnow
 class RefreshToken(SQLModel, table=True):
     """One issued refresh token.
 
-    Tokens issued by rotation share the `family_id` of the login that started the chain: the id of
-    its session (`LoginSession`), which presenting a retired token ends. `created_at` is the
+    Tokens issued by rotation share the `session_id` of the login that started the chain (its
+    `LoginSession`), which presenting a retired token ends. `created_at` is the
     token's `iat`: with `expires_at` and the ids it signs the very same token again, which the
     refresh grace answers to a double submit.
     """
@@ -21,7 +22,10 @@ class RefreshToken(SQLModel, table=True):
 
     id: uuid.UUID = Field(primary_key=True, description="The token's `jti` claim.")
     user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
-    family_id: uuid.UUID = Field(index=True)
+    # The column keeps its first name, family_id (a session was first called a token family).
+    session_id: uuid.UUID = Field(
+        sa_column=Column("family_id", Uuid(), key="session_id", nullable=False, index=True)
+    )
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     revoked_at: datetime | None = Field(
         default=None,

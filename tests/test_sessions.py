@@ -176,7 +176,7 @@ def test_a_session_whose_refresh_token_expired_is_not_listed(
     with database(settings) as session:
         session.exec(
             update(RefreshToken)
-            .where(col(RefreshToken.family_id) == uuid.UUID(session_id_of(other)))
+            .where(col(RefreshToken.session_id) == uuid.UUID(session_id_of(other)))
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
         session.commit()

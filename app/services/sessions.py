@@ -70,7 +70,7 @@ _listed = (
     _sessions.c.user_id == bindparam("user_id"),
     _sessions.c.ended_at.is_(None),
     exists().where(
-        _tokens.c.family_id == _sessions.c.id,
+        _tokens.c.session_id == _sessions.c.id,
         _tokens.c.revoked_at.is_(None),
         _tokens.c.expires_at > _now,
     ),
@@ -158,7 +158,7 @@ def end_stolen_session(runner: Runner, /, *, session_id: uuid.UUID) -> None:
 
 # The chain (so the session id) of the refresh token `:token_id`, if it is `:user_id`'s.
 _CHAIN_OF_TOKEN = (
-    select(_tokens.c.family_id)
+    select(_tokens.c.session_id)
     .where(_tokens.c.id == bindparam("token_id"), _tokens.c.user_id == bindparam("user_id"))
     .scalar_subquery()
 )

@@ -103,13 +103,13 @@ def start_session(
     with runner.transaction():
         if runner.first(_START_SESSION, values) is None:
             return None
-        return _add_tokens(runner, settings, user.id, family_id=session_id, token_id=session_id)
+        return _add_tokens(runner, settings, user.id, session_id=session_id, token_id=session_id)
 
 
 _ADD_TOKEN = insert(_tokens).values(
     id=bindparam("token_id"),
     user_id=bindparam("user_id"),
-    family_id=bindparam("family_id"),
+    session_id=bindparam("session_id"),
     created_at=bindparam("issued_at"),
     expires_at=bindparam("expires_at"),
 )
@@ -120,10 +120,10 @@ def _add_tokens(
     settings: Settings,
     user_id: uuid.UUID,
     *,
-    family_id: uuid.UUID,
+    session_id: uuid.UUID,
     token_id: uuid.UUID,
 ) -> Tokens:
-    """Record the refresh token `token_id` in the chain `family_id` (in the caller's
+    """Record the refresh token `token_id` in the chain `session_id` (in the caller's
     transaction), and answer it with a fresh access token of that session."""
     refresh_token, claims = encode_token(
         user_id=user_id,
@@ -132,11 +132,11 @@ def _add_tokens(
         key=settings.signing_key,
         token_id=token_id,
     )
-    access_token, expires_in = _access_token(settings, user_id, family_id)
+    access_token, expires_in = _access_token(settings, user_id, session_id)
     values = {
         "token_id": claims.token_id,
         "user_id": user_id,
-        "family_id": family_id,
+        "session_id": session_id,
         "issued_at": claims.issued_at,  # with expires_at, enough to sign the same token again
         "expires_at": claims.expires_at,
     }
@@ -185,7 +185,7 @@ _RETIRE = (
         _tokens.c.expires_at > _now,
     )
     .values(revoked_at=_now, replaced_by=bindparam("successor_id"))
-    .returning(_tokens.c.family_id)
+    .returning(_tokens.c.session_id)
 )
 
 
@@ -208,8 +208,10 @@ def _rotate(runner: Runner, settings: Settings, claims: TokenClaims) -> Tokens:
     retired = runner.first(_RETIRE, values)
     if retired is None:
         _answer_replay(runner, settings, claims.token_id, now)
-    (family_id,) = retired
-    return _add_tokens(runner, settings, claims.user_id, family_id=family_id, token_id=successor_id)
+    (session_id,) = retired
+    return _add_tokens(
+        runner, settings, claims.user_id, session_id=session_id, token_id=successor_id
+    )
 
 
 _TOKEN = select(*_tokens.c).where(_tokens.c.id == bindparam("token_id"))
@@ -239,7 +241,7 @@ def _answer_replay(
         and successor.revoked_at is None
         and successor.expires_at > now
     ):
-        access_token, expires_in = _access_token(settings, successor.user_id, successor.family_id)
+        access_token, expires_in = _access_token(settings, successor.user_id, successor.session_id)
         again = TokenClaims(
             user_id=successor.user_id,
             token_id=successor.id,
@@ -251,7 +253,7 @@ def _answer_replay(
         raise _AnsweredAgain(
             Tokens(access_token=access_token, refresh_token=refresh_token, expires_in=expires_in)
         )
-    raise _Replayed(record.family_id)
+    raise _Replayed(record.session_id)
 
 
 def _log_out(
