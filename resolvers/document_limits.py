@@ -65,8 +65,10 @@ def _operations(document: DocumentNode) -> list[OperationDefinitionNode]:
 
 
 class _PerFragment(Generic[T]):
-    """`measure(selection_set)` of each fragment, computed once; a fragment met again while it
-    is being measured (a cycle, which validation refuses) or unknown counts as `zero`."""
+    """`measure(fragment)` of every fragment, each computed once, in dependency order: a fragment
+    after those it spreads, so measuring one never recurses into another (a chain of thousands of
+    fragments costs no Python stack). A fragment of a cycle (validation refuses those) sees the
+    ones of the cycle not yet measured, and unknown ones, as `zero`."""
 
     def __init__(
         self,
@@ -77,15 +79,50 @@ class _PerFragment(Generic[T]):
         self._fragments = fragments
         self._measure = measure
         self._zero = zero
-        self._known: dict[str, T] = {}
+        self._known: dict[str, T] | None = None
 
     def __call__(self, name: str) -> T:
-        if name not in self._known:
-            fragment = self._fragments.get(name)
-            self._known[name] = self._zero  # in progress: a cycle ends here
-            if fragment is not None:
-                self._known[name] = self._measure(fragment)
-        return self._known[name]
+        if self._known is None:
+            self._known = {}
+            for each in _dependency_order(self._fragments):
+                self._known[each] = self._measure(self._fragments[each])
+        return self._known.get(name, self._zero)
+
+
+def _spread_names(selection_set: SelectionSetNode) -> list[str]:
+    """The fragments a selection set spreads, at any depth of it."""
+    names: list[str] = []
+    pending = [selection_set]
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FragmentSpreadNode):
+                names.append(selection.name.value)
+            elif isinstance(selection, FieldNode | InlineFragmentNode) and selection.selection_set:
+                pending.append(selection.selection_set)
+    return names
+
+
+def _dependency_order(fragments: Mapping[str, FragmentDefinitionNode]) -> list[str]:
+    """The fragments' names, each after the fragments it spreads (depth first, without
+    recursion; a cycle is broken where it closes)."""
+    spreads = {name: _spread_names(fragment.selection_set) for name, fragment in fragments.items()}
+    order: list[str] = []
+    seen: set[str] = set()
+    for root in spreads:
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(spreads[root]))]
+        while stack:
+            name, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                order.append(name)
+            elif child in spreads and child not in seen:
+                seen.add(child)
+                stack.append((child, iter(spreads[child])))
+    return order
 
 
 def _spread_once(selections: Iterable[Any]) -> Iterable[Any]:

@@ -252,3 +252,17 @@ def test_a_malformed_operation_refuses_its_batch_naming_the_field(
     status, code, message = refusal(response)
     assert (status, code) == (400, "BAD_REQUEST")
     assert message.startswith(f"Operation 2 of the batch: `{field}` must be")
+
+
+def test_a_long_chain_of_fragments_is_answered_not_a_500(
+    limited: Callable[..., TestClient],
+) -> None:
+    """Measured one fragment after another, not by recursing from each into the next: 1,000
+    fragments (within a raised token limit) cost no Python stack."""
+    chain = " ".join(
+        f"fragment F{i} on Query {{ ... on Query {{ ...F{i + 1} }} }}" for i in range(1000)
+    )
+    query = "{ ...F0 } " + chain + " fragment F1000 on Query { __typename }"
+    response = post(limited(graphql_max_tokens=100_000), {"query": query})
+    assert response.status_code == 200
+    assert error_codes(response.json()) == ["BAD_USER_INPUT"]
