@@ -27,6 +27,7 @@ import jwt
 from email_validator import EmailNotValidError
 
 from app.errors import AuthError, Unavailable
+from models.identity import SUBJECT_MAX
 from models.text import EMAIL_MAX, normalise_email
 
 ALGORITHMS = ("EdDSA", "ES256", "ES384", "ES512", "RS256", "PS256")
@@ -34,7 +35,7 @@ UNKNOWN_KEY_FETCH_SECONDS = 30.0
 KEY_SET_MAX_AGE_SECONDS = 300.0  # a removed key goes within this (the contract: 10 minutes)
 LEEWAY_SECONDS = 30
 FETCH_TIMEOUT_SECONDS = 5.0
-SUBJECT_MAX = 255
+
 INVALID_TOKEN = "Invalid token"  # noqa: S105 (a message, as app.security answers)
 KEYS_UNAVAILABLE = "Sign-in with Better Auth is unavailable for a moment; try again shortly"
 
@@ -44,7 +45,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class BetterAuthIdentity:
     """Who an accepted Better Auth token speaks for: the identity (issuer, subject), and the
-    email and name the token carries (the name as given, or None)."""
+    email and name the token carries (the name as given, or None); and the key that signed it."""
 
     issuer: str
     subject: str
@@ -52,6 +53,7 @@ class BetterAuthIdentity:
     name: str | None
     issued_at: datetime
     expires_at: datetime
+    key_id: str
 
 
 class KeySet:
@@ -167,9 +169,9 @@ class BetterAuthTokens:
             )
         except (jwt.InvalidTokenError, OverflowError, ValueError):
             raise AuthError(INVALID_TOKEN) from None
-        return self._identity(claims)
+        return self._identity(claims, kid)
 
-    def _identity(self, claims: Mapping[str, Any]) -> BetterAuthIdentity:
+    def _identity(self, claims: Mapping[str, Any], kid: str) -> BetterAuthIdentity:
         issued, expires, subject = claims["iat"], claims["exp"], claims["sub"]
         if not all(isinstance(t, int | float) for t in (issued, expires)):
             raise AuthError(INVALID_TOKEN)
@@ -196,4 +198,5 @@ class BetterAuthTokens:
             name=name if isinstance(name, str) else None,
             issued_at=issued_at,
             expires_at=expires_at,
+            key_id=kid,
         )

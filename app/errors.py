@@ -48,6 +48,11 @@ class Conflict(InvalidInput):
     """The input is well formed but clashes with what is stored (an email already registered)."""
 
 
+class IdentityConflict(ServiceError):
+    """A Better Auth identity that cannot go where it would: its email, or the identity itself,
+    belongs to another account, or the account already has one of that issuer (409)."""
+
+
 class VersionMismatch(ServiceError):
     """A conditional write named another version than the task's current one: nothing changed."""
 

@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 background.start_soon(listen, runtime.db.engine, runtime.broker)
             yield
             background.cancel_scope.cancel()
+        await runtime.authenticator.aclose()
         runtime.db.engine.dispose()
 
     app = FastAPI(

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from app.authentication import Authenticator
 from app.broker import Broker
 from app.database import Database
 from app.engine import create_db_engine
@@ -17,22 +18,25 @@ class Runtime:
     hasher: PasswordHasher
     throttles: Throttles
     broker: Broker
+    authenticator: Authenticator
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Runtime":
         broker = Broker(settings.graphql_max_sockets_per_user)
         throttles = Throttles(settings)
+        db = Database(
+            create_db_engine(settings, autocommit=True),
+            timeout=settings.db_timeout,
+            threads=settings.database_threads,
+            # SQLite's events, from this process's own writes; PostgreSQL's: `app.listener`.
+            after_commit=broker.publish if settings.is_sqlite else None,
+            writes=throttles.writes_by_user,
+        )
         return cls(
             settings=settings,
-            db=Database(
-                create_db_engine(settings, autocommit=True),
-                timeout=settings.db_timeout,
-                threads=settings.database_threads,
-                # SQLite's events, from this process's own writes; PostgreSQL's: `app.listener`.
-                after_commit=broker.publish if settings.is_sqlite else None,
-                writes=throttles.writes_by_user,
-            ),
+            db=db,
             hasher=PasswordHasher(settings.bcrypt_rounds, settings.max_concurrent_hashes),
             throttles=throttles,
             broker=broker,
+            authenticator=Authenticator(settings, db),
         )

@@ -15,6 +15,9 @@ from models.utc import utcnow
 
 ALGORITHM = "HS256"
 TokenType = Literal["access", "refresh"]
+# The password_hash of an account without a password (made by a Better Auth sign-in). No bcrypt
+# hash starts with `!`, so no password matches it: Django marks unusable passwords the same way.
+NO_PASSWORD = "!"  # noqa: S105
 
 
 def hash_password(password: str, rounds: int) -> str:
@@ -36,8 +39,9 @@ def dummy_hash(rounds: int) -> str:
 
 
 def check_password(password: str, password_hash: str | None, rounds: int) -> bool:
-    """Check `password`; with no hash (an unknown user) spend the same time and answer False."""
-    if password_hash is None:
+    """Check `password`; with no hash (an unknown user) or `NO_PASSWORD` spend the same time and
+    answer False."""
+    if password_hash is None or password_hash == NO_PASSWORD:
         verify_password(password, dummy_hash(rounds))
         return False
     return verify_password(password, password_hash)
@@ -74,7 +78,10 @@ class TokenClaims:
     expires_at: datetime
     # The session (the login's chain of refresh tokens) an access token belongs to: the token
     # authenticates only while that session is live. Refresh tokens find theirs in the database.
+    # A Better Auth token's is its identity (`app.services.identities`), live while it exists.
     session_id: uuid.UUID | None = None
+    # The issuer of a Better Auth token; None for the service's own tokens.
+    issuer: str | None = None
 
 
 def encode_claims(claims: TokenClaims, *, key: str) -> str:
@@ -139,13 +146,3 @@ def decode_token(token: str, *, key: str, expected_type: TokenType) -> TokenClai
     except (jwt.InvalidTokenError, ValueError, TypeError, AttributeError, OverflowError, OSError):
         # OverflowError, OSError: a signed `exp` or `iat` far outside the calendar (10**20)
         raise AuthError("Invalid token") from None
-
-
-def access_claims(authorization: str | None, *, key: str) -> TokenClaims:
-    """The claims of the access token in an `Authorization: Bearer ...` header's value, checked
-    for signature, expiry and type (no database needed); `AuthError` for anything else. Both
-    doors read the header with it (REST's dependencies, GraphQL's context)."""
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthError("Not authenticated")
-    return decode_token(token.strip(), key=key, expected_type="access")

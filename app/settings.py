@@ -3,14 +3,19 @@
 import os
 import re
 import secrets
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from models.identity import ISSUER_MAX
+
 MIN_SECRET_LENGTH = 32
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
 MIN_SECRET_DISTINCT_CHARACTERS = 10  # in production: 32 times `a` is long, not secret
 # Values copied from a tutorial or a template: `your-secret-key-change-in-production`,
 # `changeme...`, `secret...`, `supersecret...`.
@@ -51,6 +56,16 @@ def load_or_create_dev_secret(path: Path) -> str:
         secret = secrets.token_urlsafe(48)
         file.write(secret)
     return secret
+
+
+@dataclass(frozen=True)
+class BetterAuthSettings:
+    """Where a Better Auth server's keys are, and what its tokens must say."""
+
+    jwks_url: str
+    issuer: str
+    audience: str
+    max_token_seconds: int
 
 
 class Settings(BaseSettings):
@@ -199,6 +214,26 @@ class Settings(BaseSettings):
         "deployment configures. Off, it costs nothing; on, every request looks for a provider.",
     )
 
+    better_auth_url: str | None = Field(
+        None,
+        description="The Better Auth server's base URL (its `baseURL`): its tokens are accepted "
+        "beside the service's own. Unset: they are not.",
+    )
+    better_auth_jwks_url: str | None = Field(
+        None, description="Its public keys. Default: `<BETTER_AUTH_URL>/api/auth/jwks`."
+    )
+    better_auth_issuer: str | None = Field(
+        None,
+        max_length=ISSUER_MAX,
+        description="The `iss` its tokens carry. Default: `BETTER_AUTH_URL` without a trailing /.",
+    )
+    better_auth_audience: str | None = Field(
+        None, description="The `aud` its tokens carry. Default: as the issuer."
+    )
+    better_auth_max_token_seconds: int = Field(
+        3600, ge=1, description="The longest a Better Auth token may live (`exp - iat`)."
+    )
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def split_origins(cls, value: object) -> object:
@@ -224,6 +259,27 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def complete_better_auth(self) -> Self:
+        """The defaults that follow from `BETTER_AUTH_URL`, and outside development machines
+        only `https://` for the URLs that keys are fetched from and tokens name."""
+        if self.better_auth_url is None:
+            return self
+        base = self.better_auth_url.rstrip("/")
+        self.better_auth_jwks_url = self.better_auth_jwks_url or f"{base}/api/auth/jwks"
+        self.better_auth_issuer = self.better_auth_issuer or base
+        self.better_auth_audience = self.better_auth_audience or self.better_auth_issuer
+        for name in ("better_auth_url", "better_auth_jwks_url"):
+            url = urlsplit(getattr(self, name))
+            if url.scheme not in ("http", "https") or not url.hostname:
+                raise ValueError(f"{name.upper()} must be an http:// or https:// URL")
+            if self.is_production and url.scheme != "https" and url.hostname not in LOOPBACK:
+                raise ValueError(
+                    f"{name.upper()} must be https:// in production (plain http:// only to "
+                    "localhost, 127.0.0.1 or ::1): keys fetched in the clear can be replaced"
+                )
+        return self
+
+    @model_validator(mode="after")
     def require_signing_key(self) -> Self:
         if self.jwt_secret is None:
             if self.is_production:
@@ -244,6 +300,21 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def better_auth(self) -> "BetterAuthSettings | None":
+        """The Better Auth server whose tokens are accepted, or None."""
+        if self.better_auth_url is None:
+            return None
+        assert self.better_auth_jwks_url is not None  # filled in by complete_better_auth
+        assert self.better_auth_issuer is not None
+        assert self.better_auth_audience is not None
+        return BetterAuthSettings(
+            jwks_url=self.better_auth_jwks_url,
+            issuer=self.better_auth_issuer,
+            audience=self.better_auth_audience,
+            max_token_seconds=self.better_auth_max_token_seconds,
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,6 +1,7 @@
 """SQLModel tables and the API schemas built on them."""
 
 from models.idempotency import IdempotencyKey
+from models.identity import DeletedIdentity, Identity
 from models.persisted_query import PersistedQuery
 from models.session import LoginSession
 from models.tag import Tag, TaskTag
@@ -9,7 +10,9 @@ from models.token import RefreshToken
 from models.user import User
 
 __all__ = [
+    "DeletedIdentity",
     "IdempotencyKey",
+    "Identity",
     "LoginSession",
     "PersistedQuery",
     "RefreshToken",

@@ -48,4 +48,6 @@ class PasswordChange(SQLModel):
 
 
 class AccountDeletion(SQLModel):
-    password: Password
+    password: Password | None = Field(
+        default=None, description="Required, but with a Better Auth token of the last 5 minutes."
+    )

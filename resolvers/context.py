@@ -7,7 +7,7 @@ from strawberry.fastapi import BaseContext
 
 from app.broker import Socket
 from app.runtime import Runtime
-from app.security import TokenClaims, access_claims
+from app.security import TokenClaims
 from app.services import accounts
 from app.throttle import Client
 from models.user import User
@@ -45,7 +45,7 @@ class Context(BaseContext):
         `AuthError` (UNAUTHENTICATED) otherwise."""
         async with self._user_lock:
             if self._user is None:
-                viewer = access_claims(self._authorization, key=self.runtime.settings.signing_key)
+                viewer = await self.runtime.authenticator.viewer(self._authorization)
                 self._user = await accounts.me(runtime=self.runtime, viewer=viewer)
                 self._viewer = viewer
         return self._user

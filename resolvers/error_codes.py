@@ -9,6 +9,7 @@ from strawberry.extensions import MaskErrors
 from app.errors import (
     AuthError,
     IdempotencyConflict,
+    IdentityConflict,
     InvalidInput,
     NotFound,
     RateLimited,
@@ -27,6 +28,7 @@ _CODES: list[tuple[type[ServiceError], str]] = [
     (Unavailable, "SERVICE_UNAVAILABLE"),
     (VersionMismatch, "CONFLICT"),
     (IdempotencyConflict, "CONFLICT"),
+    (IdentityConflict, "CONFLICT"),
 ]
 
 

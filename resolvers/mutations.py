@@ -8,6 +8,7 @@ from app.services import accounts, tokens
 from app.services import sessions as session_service
 from app.services import tasks as task_service
 from app.validation import validate
+from models.identity import IdentityLink
 from models.session import AccountDeletion, PasswordChange
 from models.task import TaskCreate, TaskUpdate
 from models.user import LoginRequest, RefreshRequest, SignupRequest
@@ -88,6 +89,14 @@ async def delete_account(info: ContextInfo, password: str) -> bool:
         runtime=context.runtime, client=context.client, viewer=viewer, password=body.password
     )
     return True
+
+
+async def link_identity(info: ContextInfo, token: str) -> UserType:
+    """Give a Better Auth sign-in (its token) to the caller's account."""
+    context, viewer = info.context, await info.context.viewer()
+    body = validate(IdentityLink, {"token": token})
+    user = await accounts.link_identity(runtime=context.runtime, viewer=viewer, token=body.token)
+    return UserType.from_model(user)
 
 
 async def create_task(info: ContextInfo, input: CreateTaskInput) -> TaskType:

@@ -80,7 +80,13 @@ class Mutation:
     )
     delete_account: bool = strawberry.field(
         resolver=mutations.delete_account,
-        description="Deletes the account and everything of it, once the password is confirmed.",
+        description="Deletes the account and everything of it, once the password is confirmed "
+        "(with a Better Auth token of the last 5 minutes, any password will do).",
+    )
+    link_identity: UserType = strawberry.field(
+        resolver=mutations.link_identity,
+        description="Link a Better Auth sign-in (a token of its `jwt` plugin) to your account; "
+        "CONFLICT when it belongs to another account.",
     )
     create_task: TaskType = strawberry.field(resolver=mutations.create_task)
     update_task: TaskType = strawberry.field(

@@ -23,6 +23,7 @@ cannot leave it down.
 import base64
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +134,15 @@ class BetterAuthServer:
 
     def jwks_up(self) -> None:
         self._control("jwks-up")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def new_email(name: str = "user") -> str:
+    """An email no test has used: the server lives for the whole session."""
+    return f"{name}-{uuid.uuid4().hex[:12]}@example.com"
 
 
 @pytest.fixture(scope="session")

@@ -115,7 +115,9 @@ def test_the_statement_runner_knows_no_broker() -> None:
 
 
 # Modules of app/ allowed past 300 lines, each with its reason.
-LONG_MODULES: dict[str, str] = {}
+LONG_MODULES: dict[str, str] = {
+    "app/settings.py": "every setting in one typed object, each with its documentation",
+}
 
 
 def test_no_module_of_app_is_over_300_lines_but_those_named() -> None:

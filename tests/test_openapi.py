@@ -29,6 +29,7 @@ OPERATIONS = {
     ("delete", "/api/auth/sessions/{session_id}"): "revoke_session",
     ("post", "/api/auth/password"): "change_password",
     ("delete", "/api/auth/me"): "delete_account",
+    ("post", "/api/auth/identities"): "link_identity",
 }
 
 

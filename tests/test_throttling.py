@@ -111,14 +111,14 @@ def test_a_login_that_fails_for_want_of_the_database_counts_nothing(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.errors import Unavailable
-    from app.services import accounts
+    from app.services import users
 
     signup(client, "a@example.com")
 
     def database_down(*_: object, **__: object) -> None:
         raise Unavailable("The database is unavailable; try again shortly")
 
-    monkeypatch.setattr(accounts, "find_user_by_email", database_down)
+    monkeypatch.setattr(users, "by_email", database_down)
     assert [attempt(client, "a@example.com", WRONG) for _ in range(5)] == [503] * 5
     monkeypatch.undo()
     assert attempt(client, "a@example.com", PASSWORD) == 200

@@ -7,7 +7,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.database import Database
 from app.runtime import Runtime
-from app.security import TokenClaims, access_claims
+from app.security import TokenClaims
 from app.throttle import Client
 
 
@@ -44,11 +44,11 @@ async def get_viewer(
     request: Request,
     _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> TokenClaims:
-    """The claims of the request's access token, checked without the database: the services
-    check that its user still exists, in their own statements. The header is read as GraphQL
-    reads it (`access_claims`); `bearer_scheme` is here for the OpenAPI document."""
-    settings = request.app.state.runtime.settings
-    return access_claims(request.headers.get("authorization"), key=settings.signing_key)
+    """Who the request's bearer token speaks for (`app.authentication`, as GraphQL reads it):
+    the services check that its session or identity is still there, in their own statements.
+    `bearer_scheme` is here for the OpenAPI document."""
+    runtime: Runtime = request.app.state.runtime
+    return await runtime.authenticator.viewer(request.headers.get("authorization"))
 
 
 Viewer = Annotated[TokenClaims, Depends(get_viewer)]

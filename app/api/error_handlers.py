@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from app.errors import (
     AuthError,
     IdempotencyConflict,
+    IdentityConflict,
     InvalidInput,
     NotFound,
     RateLimited,
@@ -42,7 +43,7 @@ def _service_error(_request: Request, error: Exception) -> JSONResponse:
     if isinstance(error, VersionMismatch):
         body = {"detail": error.message, "current_version": error.current_version}
         return JSONResponse(body, status_code=412, headers={"ETag": f'"{error.current_version}"'})
-    if isinstance(error, IdempotencyConflict):
+    if isinstance(error, IdempotencyConflict | IdentityConflict):
         return JSONResponse({"detail": error.message}, status_code=409)
     raise error  # pragma: no cover - every ServiceError subclass is mapped above
 

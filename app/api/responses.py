@@ -24,7 +24,8 @@ _DOCS: dict[int, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "The task does not exist or is not yours"},
     409: {
         "model": ErrorBody,
-        "description": "The Idempotency-Key was used with another request, or is in use",
+        "description": "The Idempotency-Key was used with another request, or is in use; or a "
+        "Better Auth sign-in belongs to another account",
     },
     412: {
         "model": VersionMismatchBody,

@@ -13,15 +13,16 @@ A login, a password change and an account deletion check the password one way
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from anyio import to_thread
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.errors import AuthError, Conflict, FieldError
+from app.errors import AuthError, Conflict, FieldError, InvalidInput
 from app.runtime import Runtime
-from app.security import TokenClaims
-from app.services import tokens
+from app.security import NO_PASSWORD, TokenClaims
+from app.services import identities, tokens, users
 from app.services.sessions import (
     SESSION_ENDED,
     caller,
@@ -30,17 +31,19 @@ from app.services.sessions import (
     require_session,
     session_live,
 )
-from app.statements import Row, Runner
+from app.services.users import USERS
+from app.statements import Runner
 from app.throttle import Client
+from app.validation import invalid_input
 from models.session import PasswordChange
-from models.tables import table
 from models.user import LoginRequest, SignupRequest, Tokens, User
 from models.utc import utcnow
 
 INVALID_CREDENTIALS = "Invalid credentials"
 EMAIL_TAKEN = "Email already registered"
-
-_users = table(User)
+SIGNS_IN_WITH_BETTER_AUTH = "This account has no password; it signs in with Better Auth"
+SIGN_IN_AGAIN = "Sign in again to delete the account"
+RECENT_SIGN_IN = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -55,25 +58,10 @@ def _email_taken() -> Conflict:
     return Conflict(EMAIL_TAKEN, [FieldError("email", "is already registered")])
 
 
-def _user(row: Row) -> User:
-    return User.model_validate(dict(zip(_users.c.keys(), row, strict=True)))
-
-
-_USER_BY_EMAIL = select(*_users.c).where(_users.c.email == bindparam("email"))
-
-
-def find_user_by_email(runner: Runner, /, *, email: str) -> User | None:
-    found = runner.first(_USER_BY_EMAIL, {"email": email})
-    return _user(found) if found is not None else None
-
-
-_INSERT_USER = insert(_users).values({column.name: bindparam(column.name) for column in _users.c})
-
-
 def _insert_user(runner: Runner, /, *, data: SignupRequest, password_hash: str) -> User:
     user = User(email=data.email, name=data.name, password_hash=password_hash)
     try:
-        runner.all(_INSERT_USER, user.model_dump())
+        users.insert_user(runner, user)
     except IntegrityError:  # the same email signed up at the same moment
         raise _email_taken() from None
     return user
@@ -84,7 +72,7 @@ async def signup(*, runtime: Runtime, client: Client, data: SignupRequest) -> Us
     email turns out to be free: both a new account and "already registered" are worth limiting."""
     client.password_checks.take()
     await to_thread.run_sync(runtime.throttles.signup_by_address.claim, client.address)
-    if await runtime.db.run(find_user_by_email, email=data.email) is not None:
+    if await runtime.db.run(users.by_email, email=data.email) is not None:
         raise _email_taken()
     password_hash = await runtime.hasher.hash(data.password)
     return await runtime.db.run(_insert_user, data=data, password_hash=password_hash)
@@ -118,18 +106,37 @@ async def change_password(
     """Set a new password once the current one is confirmed, and end every other session; the
     caller's own goes on."""
     user = await me(runtime=runtime, viewer=viewer)
+    if user.password_hash == NO_PASSWORD:
+        no_password = FieldError("current_password", "this account has none")
+        raise InvalidInput(SIGNS_IN_WITH_BETTER_AUTH, [no_password])
     await _check_password(runtime, client, user, change.current_password)
     new_hash = await runtime.hasher.hash(change.new_password)
     await runtime.db.run(_set_password, viewer, current_hash=user.password_hash, new_hash=new_hash)
 
 
 async def delete_account(
-    *, runtime: Runtime, client: Client, viewer: TokenClaims, password: str
+    *, runtime: Runtime, client: Client, viewer: TokenClaims, password: str | None
 ) -> None:
-    """Delete the caller's account, once the password is confirmed, with everything of theirs."""
+    """Delete the caller's account, with everything of theirs, once the caller proves it is
+    them: with the password, or by a Better Auth sign-in of the last `RECENT_SIGN_IN` (a token
+    that could have been taken long ago proves less)."""
     user = await me(runtime=runtime, viewer=viewer)
-    await _check_password(runtime, client, user, password)
+    if viewer.issuer is not None:
+        if utcnow() - viewer.issued_at > RECENT_SIGN_IN:
+            raise AuthError(SIGN_IN_AGAIN)
+    elif password is None:
+        raise invalid_input([FieldError("password", "Field required")])
+    else:
+        await _check_password(runtime, client, user, password)
     await runtime.db.run(_delete_user, viewer)
+
+
+async def link_identity(*, runtime: Runtime, viewer: TokenClaims, token: str) -> User:
+    """Give the Better Auth identity of `token` to the caller's account (app/services/
+    identities.py), and answer the account."""
+    identity = await runtime.authenticator.better_auth_identity(token)
+    await runtime.db.run(identities.link, viewer, identity)
+    return await me(runtime=runtime, viewer=viewer)
 
 
 async def _check_password(
@@ -149,7 +156,7 @@ async def _check_password(
     await to_thread.run_sync(throttles.claim_login, email, address)
     try:
         user = (
-            await runtime.db.run(find_user_by_email, email=email)
+            await runtime.db.run(users.by_email, email=email)
             if isinstance(account, str)
             else account
         )
@@ -168,7 +175,7 @@ async def me(*, runtime: Runtime, viewer: TokenClaims) -> User:
     return await runtime.db.run(user_of, viewer)
 
 
-_USER = select(*_users.c).where(_users.c.id == bindparam("user_id"), session_live())
+_USER = select(*USERS.c).where(USERS.c.id == bindparam("user_id"), session_live())
 
 
 def user_of(runner: Runner, claims: TokenClaims) -> User:
@@ -176,21 +183,21 @@ def user_of(runner: Runner, claims: TokenClaims) -> User:
     found = runner.first(_USER, caller(claims))
     if found is None:
         raise AuthError(SESSION_ENDED)
-    return _user(found)
+    return users.from_row(found)
 
 
 _SET_PASSWORD = (
-    update(_users)
+    update(USERS)
     .where(
-        _users.c.id == bindparam("user_id"),
-        _users.c.password_hash == bindparam("current_hash"),
+        USERS.c.id == bindparam("user_id"),
+        USERS.c.password_hash == bindparam("current_hash"),
         session_live(),
     )
     .values(
         password_hash=bindparam("new_hash"),
-        updated_at=bindparam("now", type_=_users.c.updated_at.type),
+        updated_at=bindparam("now", type_=USERS.c.updated_at.type),
     )
-    .returning(_users.c.id)
+    .returning(USERS.c.id)
 )
 
 
@@ -210,12 +217,15 @@ def _set_password(
 
 # The user's tasks, tags, trash, sessions, refresh tokens and idempotency keys go with the row:
 # their foreign keys cascade, within this one statement.
-_DELETE_USER = delete(_users).where(_users.c.id == bindparam("user_id"))
+_DELETE_USER = delete(USERS).where(USERS.c.id == bindparam("user_id"))
 
 
 def _delete_user(runner: Runner, viewer: TokenClaims) -> None:
     """Delete the caller's user. Its sessions end first, in the same transaction: that checks
-    the caller's own is live, and locks them as every ending does, before a refresh can."""
+    the caller's own is live, and locks them as every ending does, before a refresh can. Its
+    identities' deletion is remembered, so their earlier tokens cannot bring it back."""
+    now = utcnow()
     with runner.transaction():
-        end_all_sessions(runner, viewer)
+        end_all_sessions(runner, viewer, now)
+        identities.remember_deletion(runner, viewer, now)
         runner.all(_DELETE_USER, caller(viewer))

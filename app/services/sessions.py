@@ -14,12 +14,13 @@ ending either finishes first, and its new token ends with the session, or finds 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Exists, bindparam, exists, literal, select, update
+from sqlalchemy import ColumnElement, bindparam, exists, literal, or_, select, update
 
 from app.errors import AuthError, NotFound
 from app.events import SESSION_ENDED_KIND, announce
 from app.security import TokenClaims
 from app.statements import Runner
+from models.identity import Identity
 from models.session import LoginSession, SessionPublic
 from models.tables import table
 from models.token import RefreshToken
@@ -33,20 +34,28 @@ _sessions = table(LoginSession)
 # The caller's own session, under a name of its own, so that statements on `sessions` itself
 # (listing, ending) do not correlate it with the rows they read or change.
 _callers = _sessions.alias("caller_session")
+_identities = table(Identity)
 _now = bindparam("now", type_=_sessions.c.ended_at.type)
 # Each ending announces it (`app.events`), so the live sockets of the session close (4401).
 _ENDED = announce(SESSION_ENDED_KIND, _sessions.c.user_id, _sessions.c.id, 0, _now)
 
 
-def session_live() -> Exists:
-    """True while the session bound to `:session_id`, of the user `:user_id`, is live. Sessions
-    go with their user, so it is false for a user who no longer exists, too. Statements made on
-    an access token's behalf carry it, so that checking the session costs no statement of its
-    own (a primary-key lookup)."""
-    return exists().where(
-        _callers.c.id == bindparam("session_id"),
-        _callers.c.user_id == bindparam("user_id"),
-        _callers.c.ended_at.is_(None),
+def session_live() -> ColumnElement[bool]:
+    """True while the session bound to `:session_id`, of the user `:user_id`, is live: a login's
+    session not ended, or the identity a Better Auth token signed in with (app/services/
+    identities.py) still there. Both go with their user, so it is false for a user who no longer
+    exists, too. Statements made on an access token's behalf carry it, so that checking the
+    session costs no statement of its own (primary-key lookups)."""
+    return or_(
+        exists().where(
+            _callers.c.id == bindparam("session_id"),
+            _callers.c.user_id == bindparam("user_id"),
+            _callers.c.ended_at.is_(None),
+        ),
+        exists().where(
+            _identities.c.id == bindparam("session_id"),
+            _identities.c.user_id == bindparam("user_id"),
+        ),
     )
 
 
@@ -137,10 +146,11 @@ _END_ALL_SESSIONS = (
 )
 
 
-def end_all_sessions(runner: Runner, viewer: TokenClaims) -> None:
-    """End every session of the caller's, theirs included: `AuthError` if it had ended."""
-    if not runner.all(_END_ALL_SESSIONS, {**caller(viewer), "now": utcnow()}):
-        raise AuthError(SESSION_ENDED)
+def end_all_sessions(runner: Runner, viewer: TokenClaims, now: datetime) -> None:
+    """End every session of the caller's, theirs included: `AuthError` if it had ended. (A
+    caller signed in with Better Auth may have none to end.)"""
+    if not runner.all(_END_ALL_SESSIONS, {**caller(viewer), "now": now}):
+        require_session(runner, viewer)
 
 
 _END_STOLEN_SESSION = (

@@ -9,6 +9,7 @@ from app.api.responses import errors
 from app.api.routing import OrjsonRoute
 from app.services import accounts, tokens
 from app.services import sessions as session_service
+from models.identity import IdentityLink
 from models.responses import Message
 from models.session import AccountDeletion, PasswordChange, SessionPublic
 from models.user import LoginRequest, RefreshRequest, SignupRequest, Tokens, UserPublic
@@ -90,11 +91,20 @@ async def change_password(
 
 @router.delete("/me", response_model=Message, responses=errors(400, 401, 413, 429))
 async def delete_account(
-    body: AccountDeletion, viewer: Viewer, runtime: RuntimeDep, client: ClientDep
+    viewer: Viewer, runtime: RuntimeDep, client: ClientDep, body: AccountDeletion | None = None
 ) -> Message:
     """Delete the account and everything of it (tasks, tags, trash, sessions), at once and for
-    good, once the password is confirmed. A wrong password is 401 and counts as a failed login."""
-    await accounts.delete_account(
-        runtime=runtime, client=client, viewer=viewer, password=body.password
-    )
+    good, once the password is confirmed. A wrong password is 401 and counts as a failed login.
+    With a Better Auth token issued in the last 5 minutes no password is needed (nor a body)."""
+    password = body.password if body is not None else None
+    await accounts.delete_account(runtime=runtime, client=client, viewer=viewer, password=password)
     return Message(message="Account deleted")
+
+
+@router.post("/identities", response_model=UserPublic, responses=errors(400, 401, 409, 413))
+async def link_identity(body: IdentityLink, viewer: Viewer, runtime: RuntimeDep) -> UserPublic:
+    """Link a Better Auth sign-in to this account: `token` is a token of its `jwt` plugin. From
+    then on that sign-in reaches this account. Linking it again changes nothing; 409 when it
+    belongs to another account, or this account has a sign-in from its issuer already."""
+    user = await accounts.link_identity(runtime=runtime, viewer=viewer, token=body.token)
+    return UserPublic.model_validate(user)
