@@ -5,6 +5,7 @@ own database)."""
 
 import contextlib
 import os
+import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from tests.reliability.servers import (
 )
 
 BENCH = Path(__file__).resolve().parent
+BETTER_AUTH = BENCH.parent / "tests" / "better_auth"
 PEERS = BENCH.parent.parent / "shared" / "peers"
 APPS = {
     "service": ("app.main:create_app", "--factory"),
@@ -42,15 +44,41 @@ def environment(database_url: str, secret: str, bcrypt_rounds: int) -> dict[str,
 
 @contextlib.contextmanager
 def uvicorn_system(
-    name: str, admin_url: str, logs: Path, secret: str, bcrypt_rounds: int, workers: int = 1
+    name: str,
+    admin_url: str,
+    logs: Path,
+    secret: str,
+    bcrypt_rounds: int,
+    workers: int = 1,
+    **settings: str,
 ) -> Iterator[Server]:
-    """`name` is a key of APPS, on a fresh database (the peers create their own tables)."""
+    """`name` is a key of APPS, on a fresh database (the peers create their own tables), with
+    `settings` added to its environment."""
     with (
         fresh_database(admin_url, f"bench_{name}", migrated=name == "service") as url,
-        uvicorn_server(environment(url, secret, bcrypt_rounds), logs, workers=workers,
+        uvicorn_server(environment(url, secret, bcrypt_rounds) | settings, logs, workers=workers,
                        app=APPS[name]) as server,
     ):  # fmt: skip
         yield server
+
+
+def better_auth(logs: Path) -> contextlib.AbstractContextManager[Server] | None:
+    """A real Better Auth server, the tests' (tests/better_auth/server.mjs, pinned by its
+    package-lock.json): the service accepts its tokens, for the Better Auth scenario. Its modules
+    come from `npm ci` on first use; None without Node."""
+    node = shutil.which("node")
+    if node is None:
+        return None
+    if not (BETTER_AUTH / "node_modules" / ".package-lock.json").is_file():
+        if shutil.which("npm") is None:
+            return None
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BETTER_AUTH, check=True)
+
+    def command(port: int) -> list[str]:
+        return [node, str(BETTER_AUTH / "server.mjs"), str(port), f"http://{HOST}:{port}"]
+
+    env = {"PATH": os.environ["PATH"], "BETTER_AUTH_SECRET": secrets.token_urlsafe(32)}
+    return serving(command, env, logs)
 
 
 def postgraphile(database_url: str, logs: Path) -> contextlib.AbstractContextManager[Server] | None:

@@ -158,10 +158,13 @@ def nodes(count: int, first_id: int | None = None) -> Callable[[Any], bool]:
     return test
 
 
-def seed(client: httpx.Client, system: str, database_url: str) -> list[Scenario]:
+def seed(
+    client: httpx.Client, system: str, database_url: str, better_auth_url: str | None = None
+) -> list[Scenario]:
     """Accounts and tasks through `system`'s own API, and the scenarios they serve: rest_list and
     rest_create on every uvicorn system (only rest_list with two workers, to compare with one
-    worker's), and the rest on the service, with PostGraphile's on the service's database."""
+    worker's), and the rest on the service, with PostGraphile's on the service's database (and
+    with a Better Auth server, the list with its token)."""
     lister, creator = account(client, "lister"), account(client, "creator")
     seed_list(client, lister, database_url)
     body = {"title": "bench task", "description": "created under load"}
@@ -175,7 +178,25 @@ def seed(client: httpx.Client, system: str, database_url: str) -> list[Scenario]
         return found[:1]
     if system == "service":
         found += service(client, lister, database_url) + postgraphile(lister)
+        if better_auth_url is not None:
+            found.append(better_auth_list(client, better_auth_url, database_url))
     return found
+
+
+def better_auth_list(client: httpx.Client, better_auth_url: str, database_url: str) -> Scenario:
+    """rest_list with a Better Auth token: one signed by the Better Auth server with its own key
+    (its `signJWT`, as its /api/auth/token does), living an hour (the contract's longest) rather
+    than 15 minutes, so that it outlives the bench. Its first request makes the user."""
+    now = int(datetime.now(UTC).timestamp())
+    email = "better-auth@bench.example"
+    claims = {"sub": "bench-user", "email": email, "name": "Bench", "iat": now, "exp": now + 3600}
+    signed = httpx.post(f"{better_auth_url}/test/sign", json={"claims": claims}, timeout=30)
+    bearer = {"Authorization": f"Bearer {signed.json()['token']}"}
+    user_id = uuid.UUID(client.get("/api/auth/me", headers=bearer).json()["id"])
+    lister = Account(email, user_id, bearer)
+    seed_list(client, lister, database_url)
+    return Scenario("rest_list_better_auth", "service", Request("GET", "/api/tasks", bearer),
+                    expect(200, lambda answer: len(answer) == LIST_TASKS))  # fmt: skip
 
 
 def persisted(client: httpx.Client, account: Account, query: str) -> Request:

@@ -504,3 +504,101 @@ def test_downgrading_0007_and_upgrading_again_keep_every_row(
     assert _every_row(unmigrated_url) == before
     migrate(unmigrated_url, "0007")
     assert _every_row(unmigrated_url) == before
+
+
+def test_upgrading_to_0008_keeps_every_row_and_adds_empty_identities(
+    unmigrated_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    _seed_before_never_reusing_ids(unmigrated_url, make_settings(database_url=unmigrated_url))
+    migrate(unmigrated_url, "0007")
+    before = _every_row(unmigrated_url)
+
+    migrate(unmigrated_url, "0008")
+
+    after = _every_row(unmigrated_url)
+    assert after == {**before, "identities": [], "deleted_identities": []}
+
+
+def _seed_a_better_auth_account(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """At head: an account made by a Better Auth sign-in (no password, an identity, a task),
+    and a remembered deletion of another identity."""
+    user_id, now = uuid.uuid4(), datetime.now(UTC)
+    tables = SQLModel.metadata.tables
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            tables["users"]
+            .insert()
+            .values(
+                id=user_id,
+                email="ba@example.com",
+                name="Ba",
+                password_hash="!",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        connection.execute(
+            tables["identities"]
+            .insert()
+            .values(
+                id=uuid.uuid4(),
+                user_id=user_id,
+                issuer="https://auth.example.com",
+                subject="user-1",
+                created_at=now,
+            )
+        )
+        connection.execute(
+            tables["deleted_identities"]
+            .insert()
+            .values(issuer="https://auth.example.com", subject="user-0", deleted_at=now)
+        )
+        connection.execute(
+            tables["tasks"]
+            .insert()
+            .values(
+                user_id=user_id,
+                title="kept",
+                title_key="kept",
+                description="",
+                completed=False,
+                priority="none",
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    engine.dispose()
+    return _every_row(url)
+
+
+def test_downgrading_0008_keeps_accounts_without_a_password_and_their_tasks(
+    unmigrated_url: str,
+) -> None:
+    migrate(unmigrated_url)
+    seeded = _seed_a_better_auth_account(unmigrated_url)
+
+    command.downgrade(alembic_config(unmigrated_url), "0007")
+
+    assert "identities" not in inspect(create_engine(unmigrated_url)).get_table_names()
+    kept = {name: rows for name, rows in seeded.items() if "identities" not in name}
+    assert _every_row(unmigrated_url) == kept
+
+
+def test_downgrading_0008_and_upgrading_again_leaves_the_schema_the_models_describe(
+    unmigrated_url: str,
+) -> None:
+    migrate(unmigrated_url)
+    _seed_a_better_auth_account(unmigrated_url)
+    command.downgrade(alembic_config(unmigrated_url), "0007")
+
+    migrate(unmigrated_url)
+
+    engine = create_engine(unmigrated_url)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"include_object": include_in_autogenerate}
+        )
+        assert compare_metadata(context, SQLModel.metadata) == []
+    engine.dispose()

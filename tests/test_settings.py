@@ -80,3 +80,52 @@ def test_graphql_introspection_and_ide_are_off_in_production() -> None:
     settings = Settings(environment="production", jwt_secret=LONG_SECRET, _env_file=None)
     assert not settings.introspection_enabled
     assert not settings.graphql_ide_enabled
+
+
+SECRET = "Xq7-vR2pLm9sK4tW8yB1nC6dF3gH5jZ0"
+
+
+def _with_better_auth(environment: str = "production", **values: str) -> Settings:
+    return Settings(environment=environment, jwt_secret=SECRET, _env_file=None, **values)
+
+
+def test_better_auth_settings_default_from_its_url() -> None:
+    server = _with_better_auth(better_auth_url="https://auth.example.com/").better_auth
+    assert server is not None
+    assert server.jwks_url == "https://auth.example.com/api/auth/jwks"
+    assert server.issuer == server.audience == "https://auth.example.com"
+    assert server.max_token_seconds == 3600
+
+
+def test_better_auth_is_off_without_its_url() -> None:
+    assert _with_better_auth().better_auth is None
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"better_auth_url": "http://auth.example.com"},
+        {"better_auth_url": "https://auth.example.com", "better_auth_jwks_url": "http://k.example"},
+    ],
+)
+def test_production_refuses_a_better_auth_url_that_is_not_https(values: dict[str, str]) -> None:
+    name = "BETTER_AUTH_JWKS_URL" if "better_auth_jwks_url" in values else "BETTER_AUTH_URL"
+    with pytest.raises(ValidationError, match=f"{name} must be https://"):
+        _with_better_auth(**values)
+
+
+@pytest.mark.parametrize("host", ["localhost:3000", "127.0.0.1:3000", "[::1]:3000"])
+def test_production_accepts_plain_http_to_a_loopback_better_auth(host: str) -> None:
+    server = _with_better_auth(better_auth_url=f"http://{host}").better_auth
+    assert server is not None
+    assert server.jwks_url == f"http://{host}/api/auth/jwks"
+
+
+def test_development_accepts_plain_http_to_any_better_auth_host() -> None:
+    settings = _with_better_auth("development", better_auth_url="http://auth.internal")
+    assert settings.better_auth is not None
+
+
+def test_a_better_auth_url_that_is_no_url_is_refused() -> None:
+    with pytest.raises(ValidationError, match="BETTER_AUTH_URL must be an http"):
+        _with_better_auth("development", better_auth_url="auth.example.com")
