@@ -227,5 +227,5 @@ def _delete_user(runner: Runner, viewer: TokenClaims) -> None:
     now = utcnow()
     with runner.transaction():
         end_all_sessions(runner, viewer, now)
-        identities.remember_deletion(runner, viewer, now)
+        identities.end_identities(runner, viewer, now)
         runner.all(_DELETE_USER, caller(viewer))

@@ -7,7 +7,7 @@ Better Auth").
 - The viewer a sign-in gives has the identity's id as its `session_id`: `session_live()` finds
   the identity as it finds a session, so every statement run for the viewer checks that the
   identity (and so its user) still exists, at no statement of its own.
-- Deleting a user remembers its identities' deletion (`remember_deletion`): a token issued until
+- Deleting a user remembers its identities' deletion (`end_identities`): a token issued until
   then is refused; one issued after it makes a new, empty account. `iat` is whole seconds, so a
   token issued in the second of the deletion counts as issued before it.
 """
@@ -18,11 +18,12 @@ from datetime import datetime
 from functools import cache
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Insert, bindparam, insert, literal, select, update
+from sqlalchemy import Insert, bindparam, delete, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.better_auth import INVALID_TOKEN, BetterAuthIdentity
 from app.errors import AuthError, IdentityConflict
+from app.events import SESSION_ENDED_KIND, announce
 from app.security import NO_PASSWORD, TokenClaims
 from app.services import users
 from app.services.sessions import require_session
@@ -199,7 +200,26 @@ def _remember_deletion(dialect: str) -> Insert:
     )
 
 
-def remember_deletion(runner: Runner, viewer: TokenClaims, now: datetime) -> None:
-    """Remember that the identities of the caller's user are deleted as of `now` (inside the
-    transaction that deletes the user, before it does)."""
-    runner.all(_remember_deletion(runner.dialect_name), {"user_id": viewer.user_id, "now": now})
+_END_IDENTITIES = (
+    delete(IDENTITIES)
+    .where(IDENTITIES.c.user_id == bindparam("user_id"))
+    .returning(
+        IDENTITIES.c.id,
+        # Its sockets close (4401), as a session's do when it ends.
+        announce(
+            SESSION_ENDED_KIND,
+            IDENTITIES.c.user_id,
+            IDENTITIES.c.id,
+            0,
+            bindparam("now", type_=_deleted.c.deleted_at.type),
+        ),
+    )
+)
+
+
+def end_identities(runner: Runner, viewer: TokenClaims, now: datetime) -> None:
+    """End the identities of the caller's user as of `now`, in the transaction that deletes the
+    user: their deletion remembered, their sockets told."""
+    values = {"user_id": viewer.user_id, "now": now}
+    runner.all(_remember_deletion(runner.dialect_name), values)
+    runner.all(_END_IDENTITIES, values)
