@@ -118,15 +118,15 @@ async def delete_account(
     *, runtime: Runtime, client: Client, viewer: TokenClaims, password: str | None
 ) -> None:
     """Delete the caller's account, with everything of theirs, once the caller proves it is
-    them: with the password, or by a Better Auth sign-in of the last `RECENT_SIGN_IN` (a token
-    that could have been taken long ago proves less)."""
+    them: by a Better Auth sign-in of the last `RECENT_SIGN_IN` (a token that could have been
+    taken long ago proves less), or else with the password, if the account has one."""
     user = await me(runtime=runtime, viewer=viewer)
-    if viewer.issuer is not None:
-        if utcnow() - viewer.issued_at > RECENT_SIGN_IN:
+    signed_in_lately = viewer.issuer is not None and utcnow() - viewer.issued_at <= RECENT_SIGN_IN
+    if not signed_in_lately:
+        if viewer.issuer is not None and (password is None or user.password_hash == NO_PASSWORD):
             raise AuthError(SIGN_IN_AGAIN)
-    elif password is None:
-        raise invalid_input([FieldError("password", "Field required")])
-    else:
+        if password is None:
+            raise invalid_input([FieldError("password", "Field required")])
         await _check_password(runtime, client, user, password)
     await runtime.db.run(_delete_user, viewer)
 

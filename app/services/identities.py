@@ -97,11 +97,13 @@ def sign_in(runner: Runner, token: BetterAuthIdentity) -> TokenClaims:
     for a token issued before its identity's user was deleted; `IdentityConflict` when a first
     token's email belongs to another account.
 
-    Two first tokens of one identity at once both try to make its user: one wins, the other's
-    INSERT breaks a unique constraint, and it tries once more, finding the winner's."""
+    Two first tokens of one identity at once both try to make its user: one wins, and the
+    other's INSERT breaks a unique constraint, or (when the winner committed between its two
+    looks) it finds the email taken; either way it tries once more, finding the winner's. A
+    real conflict is found again."""
     try:
         return _sign_in(runner, token)
-    except IntegrityError:
+    except (IntegrityError, IdentityConflict):
         return _sign_in(runner, token)
 
 
