@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from typing import Concatenate, ParamSpec, TypeVar
 
@@ -69,6 +70,8 @@ class Database:
         self.timeout = timeout
         self._threads = anyio.CapacityLimiter(threads)
         self._prepared: dict[Statement, Prepared] = {}  # see `Runner`
+        self._in_flight = threading.Lock()
+        self._running = 0  # units in their worker threads, abandoned ones included (`close`)
 
     async def run(
         self, service: Callable[Concatenate[Runner, P], T], /, *args: P.args, **kwargs: P.kwargs
@@ -78,11 +81,15 @@ class Database:
         and Core execution machinery cost more than the round trip)."""
 
         def on_a_runner() -> T:
+            with self._in_flight:
+                self._running += 1
             runner = Runner(self.engine, self._prepared, self._after_commit)
             try:
                 return service(runner, *args, **kwargs)
             finally:
                 runner.close()
+                with self._in_flight:
+                    self._running -= 1
 
         return await self._call(on_a_runner)
 
@@ -103,6 +110,16 @@ class Database:
             return service(runner, viewer, *args, **kwargs)
 
         return await self.run(counted)
+
+    async def close(self, within: float) -> None:
+        """Close the pool's connections, once the units still running have ended (waiting at
+        most `within` seconds). A unit its caller stopped waiting for (a cancelled request, the
+        trash purge at shutdown) runs on in its thread, holding its connection; handed back to
+        a pool already closed, that connection would stay open until garbage-collected."""
+        with anyio.move_on_after(within):
+            while self._running:
+                await anyio.sleep(0.01)
+        self.engine.dispose()
 
     async def _call(self, unit: Callable[[], T]) -> T:
         """`unit` in a worker thread, answered within `timeout`.

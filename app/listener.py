@@ -47,7 +47,7 @@ async def listen(engine: Engine, broker: Broker) -> None:
     lost = False
     while True:
         try:
-            connection = await to_thread.run_sync(_connect, engine)
+            connection = await _connected(engine)
         except psycopg2.Error as error:
             logger.warning("event listener cannot connect (retrying): %s", str(error).strip())
             await asyncio.sleep(backoff)
@@ -69,6 +69,20 @@ async def listen(engine: Engine, broker: Broker) -> None:
         finally:
             lost = True
             connection.close()
+
+
+async def _connected(engine: Engine) -> psycopg2.extensions.connection:
+    """`_connect` in a worker thread. Cancelled meanwhile (the app shutting down), the thread
+    still finishes, and the connection it made is closed here rather than left to the garbage
+    collector (which, after the lifespan's `gc.freeze()`, would never close it)."""
+    made: list[psycopg2.extensions.connection] = []
+    try:
+        await to_thread.run_sync(lambda: made.append(_connect(engine)))
+    except BaseException:
+        for connection in made:
+            connection.close()
+        raise
+    return made[0]
 
 
 def _connect(engine: Engine) -> psycopg2.extensions.connection:

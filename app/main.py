@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
             background.cancel_scope.cancel()
         await runtime.authenticator.aclose()
-        runtime.db.engine.dispose()
+        await runtime.db.close(within=settings.db_timeout)
 
     app = FastAPI(
         title="Todo API",
