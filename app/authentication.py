@@ -99,6 +99,10 @@ class Authenticator:
             raise InvalidInput(NOT_ENABLED, [FieldError("token", "is not accepted here")])
         return await self.better_auth.verify(token)
 
+    def remembered(self) -> set[str]:
+        """The tokens remembered now (for tests and metrics)."""
+        return set(self._accepted)
+
     def _remember(self, token: str, accepted: _Accepted) -> None:
         if len(self._accepted) >= REMEMBERED_TOKENS:  # the oldest goes
             del self._accepted[next(iter(self._accepted))]

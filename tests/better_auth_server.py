@@ -24,14 +24,18 @@ import base64
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
+from app.main import create_app
+from app.settings import Settings
 from tests.reliability.node_tools import node_with_modules
 
 if TYPE_CHECKING:  # at run time it is imported late: see better_auth_server
@@ -167,3 +171,17 @@ def better_auth(better_auth_server: BetterAuthServer) -> Iterator[BetterAuthServ
     """A real Better Auth server (one per session), its key set up again after the test."""
     yield better_auth_server
     better_auth_server.jwks_up()
+
+
+@pytest.fixture
+def better_auth_app(
+    better_auth: BetterAuthServer, make_settings: Callable[..., Settings]
+) -> FastAPI:
+    """The service accepting the tokens of the session's real Better Auth server."""
+    return create_app(make_settings(better_auth_url=better_auth.url))
+
+
+@pytest.fixture
+def better_auth_client(better_auth_app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(better_auth_app) as test_client:
+        yield test_client

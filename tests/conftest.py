@@ -25,8 +25,9 @@ from app.main import create_app
 from app.settings import Settings
 from app.statements import Runner
 from tests.better_auth_server import (  # noqa: F401 (fixtures)
-    BetterAuthServer,
     better_auth,
+    better_auth_app,
+    better_auth_client,
     better_auth_server,
 )
 from tests.support import Account, register
@@ -123,18 +124,6 @@ def app(settings: Settings) -> FastAPI:
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def better_auth_app(better_auth: BetterAuthServer, make_settings: Callable[..., Settings]) -> FastAPI:
-    """The service accepting the tokens of the session's real Better Auth server."""
-    return create_app(make_settings(better_auth_url=better_auth.url))
-
-
-@pytest.fixture
-def better_auth_client(better_auth_app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(better_auth_app) as test_client:
         yield test_client
 
 

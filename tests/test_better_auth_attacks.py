@@ -20,6 +20,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from app import authentication
 from app.better_auth import KEYS_UNAVAILABLE, KeySet
 from tests.better_auth_server import BetterAuthServer, bearer, new_email, unverified_header
 from tests.conftest import TEST_SECRET
@@ -483,3 +484,25 @@ def test_a_token_whose_key_is_cached_keeps_working_while_the_set_is_down(
     assert_accepted(me(better_auth_client, remembered))
     assert_accepted(me(better_auth_client, new))  # not remembered: its key is
     assert key_set(better_auth_app).fetches >= 2  # the set was fetched again, and failed
+
+
+# Remembered tokens
+
+
+def test_remembered_tokens_are_bounded_the_oldest_forgotten_first(
+    better_auth: BetterAuthServer,
+    better_auth_app: FastAPI,
+    better_auth_client: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Many valid tokens cannot grow a worker's memory without bound; a forgotten token is
+    verified again, and still works."""
+    monkeypatch.setattr(authentication, "REMEMBERED_TOKENS", 2)
+    remembered = better_auth_app.state.runtime.authenticator.remembered
+    first, second, third = (real_token(better_auth) for _ in range(3))
+    for token in (first, second, third):
+        assert_accepted(me(better_auth_client, token))
+
+    assert remembered() == {second, third}
+    assert_accepted(me(better_auth_client, first))
+    assert remembered() == {third, first}

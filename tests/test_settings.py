@@ -86,7 +86,7 @@ SECRET = "Xq7-vR2pLm9sK4tW8yB1nC6dF3gH5jZ0"
 
 
 def _with_better_auth(environment: str = "production", **values: str) -> Settings:
-    return Settings(environment=environment, jwt_secret=SECRET, _env_file=None, **values)
+    return Settings.model_validate({"environment": environment, "jwt_secret": SECRET, **values})
 
 
 def test_better_auth_settings_default_from_its_url() -> None:

@@ -1,15 +1,15 @@
-"""Accounts: signup, login, password change, account deletion, and the account an access token
-speaks for.
+"""Accounts: signup, login, password change, account deletion, linking a Better Auth sign-in, and
+the account an access token speaks for.
 
 Both doors call the coroutines (`signup`, `signup_and_login`, `login`, `me`, `change_password`,
-`delete_account`), each with the runtime: bcrypt runs in the hasher's bounded threads and each
-piece of database work in a worker thread (the plain functions below, handed to `Database.run`),
-so nothing stalls the event loop and no connection is held while a hash runs.
+`delete_account`, `link_identity`), each with the runtime: bcrypt runs in the hasher's bounded
+threads and each piece of database work in a worker thread (the plain functions below, handed to
+`Database.run`), so nothing stalls the event loop and no connection is held while a hash runs.
 
 A login, a password change and an account deletion check the password one way
 (`_check_password`), counted by the same throttles. A login starts a session
 (app/services/tokens.py); a password change ends every other one, a deletion all of them
-(app/services/sessions.py).
+(app/services/sessions.py) and its Better Auth identities (app/services/identities.py).
 """
 
 from dataclasses import dataclass

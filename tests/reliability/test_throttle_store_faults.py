@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.security import hash_password
-from app.services.accounts import find_user_by_email
 from app.services.tokens import start_session
+from app.services.users import by_email
 from app.settings import Settings
 from app.statements import Runner
 from models import User
@@ -45,7 +45,7 @@ def store_down(store_down_app: FastAPI, settings: Settings) -> Iterator[TestClie
 def _access_token(runner: Runner, settings: Settings) -> str:
     """An access token (of a new session) issued directly: logging in is what the missing store
     breaks."""
-    user = find_user_by_email(runner, email=CREDENTIALS["email"])
+    user = by_email(runner, email=CREDENTIALS["email"])
     assert user is not None
     issued = start_session(runner, settings=settings, user=user)
     assert issued is not None
