@@ -23,7 +23,7 @@ import jwt
 from app.better_auth import LEEWAY_SECONDS, BetterAuthIdentity, BetterAuthTokens, KeySet
 from app.database import Database
 from app.errors import AuthError, FieldError, InvalidInput
-from app.security import ALGORITHM, TokenClaims, decode_token
+from app.security import ALGORITHM, TOKEN_EXPIRED, TokenClaims, decode_token
 from app.services import identities
 from app.settings import Settings
 from models.utc import utcnow
@@ -85,7 +85,7 @@ class Authenticator:
             return viewer
         if utcnow() > accepted.viewer.expires_at + _LEEWAY:
             self._accepted.pop(token, None)
-            raise AuthError("Token has expired")
+            raise AuthError(TOKEN_EXPIRED)
         try:
             await self.better_auth.keys.key(accepted.key_id)
         except AuthError:  # the key left the set

@@ -27,6 +27,7 @@ import jwt
 from email_validator import EmailNotValidError
 
 from app.errors import AuthError, Unavailable
+from app.security import INVALID_TOKEN
 from models.identity import SUBJECT_MAX
 from models.text import EMAIL_MAX, normalise_email
 
@@ -36,7 +37,6 @@ KEY_SET_MAX_AGE_SECONDS = 300.0  # a removed key goes within this (the contract:
 LEEWAY_SECONDS = 30
 FETCH_TIMEOUT_SECONDS = 5.0
 
-INVALID_TOKEN = "Invalid token"  # noqa: S105 (a message, as app.security answers)
 KEYS_UNAVAILABLE = "Sign-in with Better Auth is unavailable for a moment; try again shortly"
 
 logger = logging.getLogger(__name__)

@@ -18,6 +18,8 @@ TokenType = Literal["access", "refresh"]
 # The password_hash of an account without a password (made by a Better Auth sign-in). No bcrypt
 # hash starts with `!`, so no password matches it: Django marks unusable passwords the same way.
 NO_PASSWORD = "!"  # noqa: S105
+INVALID_TOKEN = "Invalid token"  # noqa: S105 (messages)
+TOKEN_EXPIRED = "Token has expired"  # noqa: S105
 
 
 def hash_password(password: str, rounds: int) -> str:
@@ -132,7 +134,7 @@ def decode_token(token: str, *, key: str, expected_type: TokenType) -> TokenClai
         if payload["type"] != expected_type:
             raise AuthError(f"Expected an {expected_type} token")
         if expected_type == "access" and "sid" not in payload:
-            raise AuthError("Invalid token")  # issued before sessions: refresh for a new one
+            raise AuthError(INVALID_TOKEN)  # issued before sessions: refresh for a new one
         return TokenClaims(
             user_id=uuid.UUID(payload["sub"]),
             token_id=uuid.UUID(payload["jti"]),
@@ -142,7 +144,7 @@ def decode_token(token: str, *, key: str, expected_type: TokenType) -> TokenClai
             session_id=uuid.UUID(payload["sid"]) if "sid" in payload else None,
         )
     except jwt.ExpiredSignatureError:
-        raise AuthError("Token has expired") from None
+        raise AuthError(TOKEN_EXPIRED) from None
     except (jwt.InvalidTokenError, ValueError, TypeError, AttributeError, OverflowError, OSError):
         # OverflowError, OSError: a signed `exp` or `iat` far outside the calendar (10**20)
-        raise AuthError("Invalid token") from None
+        raise AuthError(INVALID_TOKEN) from None

@@ -21,10 +21,10 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Insert, bindparam, delete, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.better_auth import INVALID_TOKEN, BetterAuthIdentity
+from app.better_auth import BetterAuthIdentity
 from app.errors import AuthError, IdentityConflict
 from app.events import SESSION_ENDED_KIND, announce
-from app.security import NO_PASSWORD, TokenClaims
+from app.security import INVALID_TOKEN, NO_PASSWORD, TokenClaims
 from app.services import users
 from app.services.sessions import require_session
 from app.services.users import USERS
