@@ -163,8 +163,9 @@ def seed(
 ) -> list[Scenario]:
     """Accounts and tasks through `system`'s own API, and the scenarios they serve: rest_list and
     rest_create on every uvicorn system (only rest_list with two workers, to compare with one
-    worker's), and the rest on the service, with PostGraphile's on the service's database (and
-    with a Better Auth server, the list with its token)."""
+    worker's), gql_list and gql_batch on the tutorial app too, and the rest on the service, with
+    PostGraphile's on the service's database (and with a Better Auth server, the list with its
+    token)."""
     lister, creator = account(client, "lister"), account(client, "creator")
     seed_list(client, lister, database_url)
     body = {"title": "bench task", "description": "created under load"}
@@ -176,6 +177,12 @@ def seed(
     ]  # fmt: skip
     if system.endswith("-2w"):
         return found[:1]
+    if system == "naive":  # its /graphql, the Strawberry-tutorial way, answers the same reads
+        fifty = expect(200, nodes(50))
+        found += [
+            Scenario("gql_list", system, post("/graphql", lister, {"query": GQL_LIST}), fifty),
+            Scenario("gql_batch", system, post("/graphql", lister, GQL_BATCH), expect(200)),
+        ]
     if system == "service":
         found += service(client, lister, database_url) + postgraphile(lister)
         if better_auth_url is not None:
