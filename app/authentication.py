@@ -75,19 +75,26 @@ class Authenticator:
         `Unavailable` while the key set cannot be fetched for a Better Auth token's key,
         `IdentityConflict` for a first Better Auth token whose email has an account here."""
         token = bearer_token(authorization)
-        if self.better_auth is None or _algorithm(token) == ALGORITHM:
-            return decode_token(token, key=self._signing_key, expected_type="access")
-        accepted = self._accepted.get(token)
-        if accepted is None:
-            identity = await self.better_auth.verify(token)
-            viewer = await self._db.run(identities.sign_in, identity)
-            self._remember(token, _Accepted(viewer, identity.key_id))
-            return viewer
+        if self.better_auth is not None:
+            accepted = self._accepted.get(token)  # first: a remembered token's header is not read
+            if accepted is not None:
+                return await self._remembered_viewer(token, accepted, self.better_auth)
+            if _algorithm(token) != ALGORITHM:
+                identity = await self.better_auth.verify(token)
+                viewer = await self._db.run(identities.sign_in, identity)
+                self._remember(token, _Accepted(viewer, identity.key_id))
+                return viewer
+        return decode_token(token, key=self._signing_key, expected_type="access")
+
+    async def _remembered_viewer(
+        self, token: str, accepted: _Accepted, better_auth: BetterAuthTokens
+    ) -> TokenClaims:
+        """The viewer of a remembered token, while it has not expired and its key is in the set."""
         if utcnow() > accepted.viewer.expires_at + _LEEWAY:
             self._accepted.pop(token, None)
             raise AuthError(TOKEN_EXPIRED)
         try:
-            await self.better_auth.keys.key(accepted.key_id)
+            await better_auth.keys.key(accepted.key_id)
         except AuthError:  # the key left the set
             self._accepted.pop(token, None)
             raise
