@@ -28,7 +28,7 @@ from app.security import INVALID_TOKEN, NO_PASSWORD, TokenClaims
 from app.services import users
 from app.services.sessions import require_session
 from app.services.users import USERS
-from app.statements import Runner
+from app.statements import Row, Runner
 from models.identity import DeletedIdentity, Identity
 from models.tables import table, upsert
 from models.text import Name
@@ -107,12 +107,18 @@ def sign_in(runner: Runner, token: BetterAuthIdentity) -> TokenClaims:
         return _sign_in(runner, token)
 
 
-def _sign_in(runner: Runner, token: BetterAuthIdentity) -> TokenClaims:
+def _found(runner: Runner, token: BetterAuthIdentity) -> Row | None:
+    """The identity of `token` with its user (`_FIND`'s row), or None; `AuthError` for a token
+    issued before a deletion of its identity's user."""
     key = {"issuer": token.issuer, "subject": token.subject}
+    if runner.first(_DELETED_SINCE, {**key, "issued_at": token.issued_at}) is not None:
+        raise AuthError(INVALID_TOKEN)
+    return runner.first(_FIND, key)
+
+
+def _sign_in(runner: Runner, token: BetterAuthIdentity) -> TokenClaims:
     with runner.transaction():
-        if runner.first(_DELETED_SINCE, {**key, "issued_at": token.issued_at}) is not None:
-            raise AuthError(INVALID_TOKEN)  # issued before its account was deleted
-        found = runner.first(_FIND, key)
+        found = _found(runner, token)
         if found is None:
             identity_id, user_id = uuid.uuid4(), _first_user(runner, token)
             _insert_identity(runner, token, identity_id=identity_id, user_id=user_id)
@@ -169,12 +175,9 @@ def link(runner: Runner, viewer: TokenClaims, token: BetterAuthIdentity) -> None
     """Give the identity of `token` to the caller's account. Linking it again changes nothing;
     `IdentityConflict` when it belongs to another account, or the account has another identity
     of its issuer."""
-    key = {"issuer": token.issuer, "subject": token.subject}
     with runner.transaction():
         require_session(runner, viewer)
-        if runner.first(_DELETED_SINCE, {**key, "issued_at": token.issued_at}) is not None:
-            raise AuthError(INVALID_TOKEN)
-        found = runner.first(_FIND, key)
+        found = _found(runner, token)
         if found is not None:
             _, owner, *_ = found
             if owner != viewer.user_id:
