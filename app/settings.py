@@ -60,8 +60,9 @@ def load_or_create_dev_secret(path: Path) -> str:
 
 @dataclass(frozen=True)
 class BetterAuthSettings:
-    """Where a Better Auth server's keys are, and what its tokens must say."""
+    """Where a Better Auth server and its keys are, and what its tokens must say."""
 
+    url: str
     jwks_url: str
     issuer: str
     audience: str
@@ -259,22 +260,21 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def complete_better_auth(self) -> Self:
-        """The defaults that follow from `BETTER_AUTH_URL`, and outside development machines
-        only `https://` for the URLs that keys are fetched from and tokens name."""
-        if self.better_auth_url is None:
+    def require_https_for_better_auth(self) -> Self:
+        """Outside development machines, only `https://` for the URLs that keys are fetched
+        from and tokens name."""
+        if (server := self.better_auth) is None:
             return self
-        base = self.better_auth_url.rstrip("/")
-        self.better_auth_jwks_url = self.better_auth_jwks_url or f"{base}/api/auth/jwks"
-        self.better_auth_issuer = self.better_auth_issuer or base
-        self.better_auth_audience = self.better_auth_audience or self.better_auth_issuer
-        for name in ("better_auth_url", "better_auth_jwks_url"):
-            url = urlsplit(getattr(self, name))
+        for name, value in (
+            ("BETTER_AUTH_URL", server.url),
+            ("BETTER_AUTH_JWKS_URL", server.jwks_url),
+        ):
+            url = urlsplit(value)
             if url.scheme not in ("http", "https") or not url.hostname:
-                raise ValueError(f"{name.upper()} must be an http:// or https:// URL")
+                raise ValueError(f"{name} must be an http:// or https:// URL")
             if self.is_production and url.scheme != "https" and url.hostname not in LOOPBACK:
                 raise ValueError(
-                    f"{name.upper()} must be https:// in production (plain http:// only to "
+                    f"{name} must be https:// in production (plain http:// only to "
                     "localhost, 127.0.0.1 or ::1): keys fetched in the clear can be replaced"
                 )
         return self
@@ -303,16 +303,17 @@ class Settings(BaseSettings):
 
     @property
     def better_auth(self) -> "BetterAuthSettings | None":
-        """The Better Auth server whose tokens are accepted, or None."""
+        """The Better Auth server whose tokens are accepted, or None; what is not set follows
+        from `BETTER_AUTH_URL`."""
         if self.better_auth_url is None:
             return None
-        assert self.better_auth_jwks_url is not None  # filled in by complete_better_auth
-        assert self.better_auth_issuer is not None
-        assert self.better_auth_audience is not None
+        base = self.better_auth_url.rstrip("/")
+        issuer = self.better_auth_issuer or base
         return BetterAuthSettings(
-            jwks_url=self.better_auth_jwks_url,
-            issuer=self.better_auth_issuer,
-            audience=self.better_auth_audience,
+            url=self.better_auth_url,
+            jwks_url=self.better_auth_jwks_url or f"{base}/api/auth/jwks",
+            issuer=issuer,
+            audience=self.better_auth_audience or issuer,
             max_token_seconds=self.better_auth_max_token_seconds,
         )
 
