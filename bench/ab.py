@@ -18,14 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
 
 from bench import peers, scenarios, wrk
-from bench.__main__ import cpu_seconds, log
-from bench.scenarios import GQL_LIST, post
+from bench.__main__ import Bench, log
+from bench.scenarios import GQL_LIST, Scenario, expect, post
 from tests.reliability.servers import Server, fresh_database, uvicorn_server
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ("rest_list", "gql_list")
 
 
 @contextlib.contextmanager
@@ -42,8 +42,15 @@ def checkout(revision: str) -> Iterator[Path]:
 
 
 def seeded(
-    stack: contextlib.ExitStack, admin_url: str, work: Path, app: tuple[str, ...], secret: str
-) -> tuple[Server, dict[str, wrk.Request]]:
+    stack: contextlib.ExitStack,
+    admin_url: str,
+    work: Path,
+    side: str,
+    app: tuple[str, ...],
+    secret: str,
+) -> tuple[Server, dict[str, Scenario]]:
+    """The service of one side, started and seeded, and its scenarios (their checks are the
+    bench's job; here both sides answer the same requests)."""
     url = stack.enter_context(fresh_database(admin_url, "bench_ab"))
     env = peers.environment(url, secret, 4)
     server = stack.enter_context(uvicorn_server(env, work, app=app))
@@ -54,61 +61,56 @@ def seeded(
         "rest_list": wrk.Request("GET", "/api/tasks", lister.bearer),
         "gql_list": post("/graphql", lister, {"query": GQL_LIST}),
     }
-    return server, requests
-
-
-def measure(
-    server: Server, request: wrk.Request, logs: Path, seconds: float
-) -> tuple[float, float]:
-    """req/s and the server's CPU ms per request, over `seconds` after 2 s of warm-up; a run
-    with errors is no measure."""
-    wrk.finish(wrk.start(server.url, request, logs, seconds=2, connections=32, threads=2), 2)
-    before = cpu_seconds(server.process.pid)
-    load = wrk.start(server.url, request, logs, seconds=seconds, connections=32, threads=2)
-    result = wrk.finish(load, seconds)
-    if result.errors:
-        raise SystemExit(f"{result.errors} errors on {server.url}{request.path}")
-    used = 1000 * (cpu_seconds(server.process.pid) - before)
-    return result.rps, used / max(result.requests, 1)
+    return server, {
+        name: Scenario(name, side, request, expect(200)) for name, request in requests.items()
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__)
     parser.add_argument("revision", help="the other side, e.g. a commit or main~3")
     parser.add_argument("--runs", type=int, default=4)
-    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load not measured")
+    parser.add_argument("--connections", type=int, default=32)
     parser.add_argument(
         "--admin-url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
     )
     args = parser.parse_args()
     secret = os.urandom(32).hex()
+    admin = sa.create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
     with (
         tempfile.TemporaryDirectory(prefix="todo-ab-logs-") as logs,
         checkout(args.revision) as other,
         contextlib.ExitStack() as stack,
     ):
+        bench = Bench(args, Path(logs), admin)
         sides = {
             args.revision: ("app.main:create_app", "--factory", "--app-dir", str(other)),
             "checked out": ("app.main:create_app", "--factory"),
         }
-        systems = {name: seeded(stack, args.admin_url, Path(logs), app, secret)
+        systems = {name: seeded(stack, args.admin_url, bench.workdir, name, app, secret)
                    for name, app in sides.items()}  # fmt: skip
         cpu: dict[tuple[str, str], list[float]] = {}
         rps: dict[tuple[str, str], list[float]] = {}
         for run in range(args.runs):
             order = list(sides) if run % 2 == 0 else list(sides)[::-1]
-            for scenario in SCENARIOS:
+            for label in ("rest_list", "gql_list"):
                 for name in order:
-                    server, requests = systems[name]
-                    rate, used = measure(server, requests[scenario], Path(logs), args.duration)
-                    cpu.setdefault((name, scenario), []).append(used)
-                    rps.setdefault((name, scenario), []).append(rate)
-                    log(f"run {run + 1} {scenario:<9} {name:<12} {rate:7.1f} req/s "
-                        f"{used:5.2f} ms CPU/req")  # fmt: skip
-        for (name, scenario), values in cpu.items():
-            log(f"{scenario:<9} {name:<12} median {statistics.median(rps[name, scenario]):7.1f} "
+                    server, found = systems[name]
+                    scenario = found[label]
+                    measured = bench.measure(scenario, server)
+                    if measured.errors:  # a run with errors is no measure
+                        raise SystemExit(f"{measured.errors} errors: {scenario.name} on {name}")
+                    cpu.setdefault((name, scenario.name), []).append(measured.cpu_ms)
+                    rps.setdefault((name, scenario.name), []).append(measured.rps)
+                    log(f"run {run + 1} {scenario.name:<9} {name:<12} {measured.rps:7.1f} req/s "
+                        f"{measured.cpu_ms:5.2f} ms CPU/req, {measured.errors} errors")  # fmt: skip
+        for (name, label), values in cpu.items():
+            log(f"{label:<9} {name:<12} median {statistics.median(rps[name, label]):7.1f} "
                 f"req/s, {statistics.median(values):5.2f} ms CPU/req (runs: "
                 f"{', '.join(f'{value:.2f}' for value in values)})")  # fmt: skip
+    admin.dispose()
 
 
 if __name__ == "__main__":
