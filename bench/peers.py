@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests import better_auth_server
 from tests.reliability.servers import (
     HOST,
     Server,
@@ -21,7 +22,6 @@ from tests.reliability.servers import (
 )
 
 BENCH = Path(__file__).resolve().parent
-BETTER_AUTH = BENCH.parent / "tests" / "better_auth"
 PEERS = BENCH.parent.parent / "shared" / "peers"
 APPS = {
     "service": ("app.main:create_app", "--factory"),
@@ -69,16 +69,13 @@ def better_auth(logs: Path) -> contextlib.AbstractContextManager[Server] | None:
     node = shutil.which("node")
     if node is None:
         return None
-    if not (BETTER_AUTH / "node_modules" / ".package-lock.json").is_file():
+    if not (better_auth_server.TOOLS / "node_modules" / ".package-lock.json").is_file():
         if shutil.which("npm") is None:
             return None
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BETTER_AUTH, check=True)
-
-    def command(port: int) -> list[str]:
-        return [node, str(BETTER_AUTH / "server.mjs"), str(port), f"http://{HOST}:{port}"]
-
-    env = {"PATH": os.environ["PATH"], "BETTER_AUTH_SECRET": secrets.token_urlsafe(32)}
-    return serving(command, env, logs)
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"], cwd=better_auth_server.TOOLS, check=True
+        )
+    return better_auth_server.serve(node, secrets.token_urlsafe(32), logs)
 
 
 def postgraphile(database_url: str, logs: Path) -> contextlib.AbstractContextManager[Server] | None:

@@ -25,6 +25,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -152,18 +153,24 @@ def new_email(name: str = "user") -> str:
 @pytest.fixture(scope="session")
 def better_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BetterAuthServer]:
     """The Better Auth server of the session (see `better_auth`)."""
+    node = node_with_modules(TOOLS)
+    with serve(node, SECRET, tmp_path_factory.mktemp("better-auth")) as server:
+        yield BetterAuthServer(server)
+
+
+def serve(node: str, secret: str, logs: Path) -> "AbstractContextManager[Server]":
+    """tests/better_auth/server.mjs under `node` (its modules installed), with `secret` as its
+    BETTER_AUTH_SECRET, on a free loopback port that is also its base URL's (the bench's too)."""
     # Imported here: tests.reliability.servers imports tests.conftest, which imports this module.
     from tests.reliability.servers import HOST, serving
 
-    node = node_with_modules(TOOLS)
     env = {key: value for key, value in os.environ.items() if key in {"PATH", "HOME", "TMPDIR"}}
-    env["BETTER_AUTH_SECRET"] = SECRET
+    env["BETTER_AUTH_SECRET"] = secret
 
     def command(port: int) -> list[str]:
         return [node, str(TOOLS / "server.mjs"), str(port), f"http://{HOST}:{port}"]
 
-    with serving(command, env, tmp_path_factory.mktemp("better-auth")) as server:
-        yield BetterAuthServer(server)
+    return serving(command, env, logs)
 
 
 @pytest.fixture
