@@ -1,13 +1,17 @@
 """Small helpers the tests share: make an account, log in, send authenticated requests."""
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
+from starlette.testclient import WebSocketTestSession
+from starlette.types import Message
 
 from app.engine import create_db_engine
 from app.settings import Settings
@@ -86,3 +90,26 @@ def graphql(
 
 def error_codes(body: Any) -> list[str]:
     return [error["extensions"]["code"] for error in body.get("errors", [])]
+
+
+async def _receive(ws: WebSocketTestSession, seconds: float) -> Message | None:
+    """The next message the server sent, or None after `seconds` (reads the test client's queue:
+    its `receive` has no timeout)."""
+    with anyio.move_on_after(seconds):
+        message: Message = await ws._send_rx.receive()
+        return message
+    return None
+
+
+def close_code(ws: WebSocketTestSession, within: float = 6.0) -> int | None:
+    """The code the server closes with (after any messages it still sends), or None when it is
+    still open after `within` seconds (the test client's own `receive` would wait forever)."""
+    deadline = time.monotonic() + within
+    while (left := deadline - time.monotonic()) > 0:
+        message = ws.portal.call(_receive, ws, left)
+        if message is None:
+            break
+        if message["type"] == "websocket.close":
+            code: int = message.get("code", 1000)
+            return code
+    return None

@@ -9,14 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import anyio
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
-from starlette.types import Message
 
 from tests.better_auth_server import BetterAuthServer, bearer, new_email
-from tests.support import Account, create_task, error_codes, graphql, register
+from tests.support import Account, close_code, create_task, error_codes, graphql, register
 
 ME = "{ me { id email name } }"
 TASKS = "{ tasks { totalCount nodes { id title } } }"
@@ -204,29 +202,6 @@ def connected(client: TestClient, token: str) -> Iterator[WebSocketTestSession]:
     with client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
         ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
         yield ws
-
-
-async def _receive(ws: WebSocketTestSession, seconds: float) -> Message | None:
-    """The next message the server sent, or None after `seconds` (reads the test client's queue:
-    its `receive` has no timeout)."""
-    with anyio.move_on_after(seconds):
-        message: Message = await ws._send_rx.receive()
-        return message
-    return None
-
-
-def close_code(ws: WebSocketTestSession, within: float = 6.0) -> int | None:
-    """The code the server closes with (after any messages it still sends), or None when it is
-    still open after `within` seconds (the test client's own `receive` would wait forever)."""
-    deadline = time.monotonic() + within
-    while (left := deadline - time.monotonic()) > 0:
-        message = ws.portal.call(_receive, ws, left)
-        if message is None:
-            break
-        if message["type"] == "websocket.close":
-            code: int = message.get("code", 1000)
-            return code
-    return None
 
 
 def subscribe(client: TestClient, ws: WebSocketTestSession, user: uuid.UUID) -> None:

@@ -22,7 +22,7 @@ from app.statements import Runner
 from models.task import TaskCreate
 from models.utc import utcnow
 from resolvers import sockets
-from tests.support import PASSWORD, Account, create_task, graphql, login, register
+from tests.support import PASSWORD, Account, close_code, create_task, graphql, login, register
 
 EVENTS = "subscription { taskEvents { kind taskId version at task { id title deletedAt } } }"
 PROTOCOL = ["graphql-transport-ws"]
@@ -65,15 +65,6 @@ def next_event(ws: Any) -> dict[str, Any]:
     message = ws.receive_json()
     assert message["type"] == "next", message
     return message["payload"]["data"]["taskEvents"]
-
-
-def close_code(ws: Any) -> int:
-    """The code the server closes with (after any messages it still sends)."""
-    while True:
-        try:
-            ws.receive_json()
-        except WebSocketDisconnect as closed:
-            return closed.code
 
 
 def test_a_task_created_through_rest_is_announced(client: TestClient, alice: Account) -> None:
