@@ -1,5 +1,8 @@
 """The GraphQL context: built per request, it carries what the resolvers need."""
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import anyio
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
@@ -9,8 +12,11 @@ from app.broker import Socket
 from app.runtime import Runtime
 from app.security import TokenClaims
 from app.services import accounts
+from app.statements import Runner
 from app.throttle import Client
 from models.user import User
+
+T = TypeVar("T")
 
 
 class Context(BaseContext):
@@ -40,27 +46,40 @@ class Context(BaseContext):
         self._viewer: TokenClaims | None = None
         self._user_lock = anyio.Lock()
 
+    async def viewer(self) -> TokenClaims:
+        """Who the request's token speaks for, read as REST's `Viewer` reads it (no statement of
+        its own): the services check its session or identity in their own statements, and
+        answer UNAUTHENTICATED once it has ended."""
+        if self._viewer is None:
+            self._viewer = await self.runtime.authenticator.viewer(self._authorization)
+        return self._viewer
+
     async def user(self) -> User:
         """The authenticated user, while the session of the request's token is live;
-        `AuthError` (UNAUTHENTICATED) otherwise."""
+        `AuthError` (UNAUTHENTICATED) otherwise. Read once a request (or socket)."""
         async with self._user_lock:
             if self._user is None:
-                viewer = await self.runtime.authenticator.viewer(self._authorization)
-                self._user = await accounts.me(runtime=self.runtime, viewer=viewer)
-                self._viewer = viewer
+                self._user = await accounts.me(runtime=self.runtime, viewer=await self.viewer())
         return self._user
+
+    async def with_user(self, service: Callable[[Runner, TokenClaims], T]) -> tuple[User, T]:
+        """The user and `service(runner, viewer)`, in one unit of work when the user is not yet
+        known: a page and its tasks' `owner` cost one trip to a worker thread, not two."""
+        viewer = await self.viewer()
+        if self._user is not None:
+            return self._user, await self.db.run(service, viewer)
+
+        def both(runner: Runner, claims: TokenClaims) -> tuple[User, T]:
+            return accounts.user_of(runner, claims), service(runner, claims)
+
+        user, found = await self.db.run(both, viewer)
+        self._user = self._user or user
+        return user, found
 
     def authorize(self, authorization: str | None) -> None:
         """Authenticate with `authorization` from now on (a socket's `connection_init`)."""
         self._authorization = authorization
         self._user = self._viewer = None
-
-    async def viewer(self) -> TokenClaims:
-        """The claims of the request's token, once `user()` has found its session live: what
-        the services are run for (they check the session again in their own statements)."""
-        await self.user()
-        assert self._viewer is not None
-        return self._viewer
 
 
 async def get_context(connection: HTTPConnection) -> Context:

@@ -1,5 +1,7 @@
 """Query resolvers: each reads like its line in the contract and calls one service."""
 
+from functools import partial
+
 import strawberry
 from strawberry.types import Info
 
@@ -35,8 +37,7 @@ async def me(info: ContextInfo) -> UserType:
 
 
 async def task(info: ContextInfo, id: int) -> TaskType | None:
-    user, viewer = await info.context.user(), await info.context.viewer()
-    found = await info.context.db.run(task_service.find_task, viewer, task_id=id)
+    user, found = await info.context.with_user(partial(task_service.find_task, task_id=id))
     return TaskType.from_row(found, UserType.from_model(user)) if found else None
 
 
@@ -48,20 +49,21 @@ async def tasks(
     after: str | None = strawberry.UNSET,
 ) -> TaskConnection:
     context = info.context
-    user, viewer = await context.user(), await context.viewer()
+    await context.viewer()  # a missing or bad token before bad arguments
     task_filter = validate(TaskFilter, provided(filter) if filter else {})
     sort = None
     if order_by:
         sort = Sort(field=order_by.field, descending=order_by.direction is OrderDirection.DESC)
     after = None if after is strawberry.UNSET else after
-    page = await context.db.run(
-        listing.page_tasks,
-        viewer,
-        task_filter=task_filter,
-        sort=sort,
-        first=_page_size(first),
-        after=after,
-        cursor_key=context.runtime.settings.signing_key,
+    user, page = await context.with_user(
+        partial(
+            listing.page_tasks,
+            task_filter=task_filter,
+            sort=sort,
+            first=_page_size(first),
+            after=after,
+            cursor_key=context.runtime.settings.signing_key,
+        )
     )
     return TaskConnection.of(page, UserType.from_model(user), after=after)
 
@@ -70,14 +72,15 @@ async def trash(
     info: ContextInfo, first: int | None = DEFAULT_PAGE_SIZE, after: str | None = strawberry.UNSET
 ) -> TaskConnection:
     context = info.context
-    user, viewer = await context.user(), await context.viewer()
+    await context.viewer()  # a missing or bad token before bad arguments
     after = None if after is strawberry.UNSET else after
-    page = await context.db.run(
-        listing.page_trash,
-        viewer,
-        first=_page_size(first),
-        after=after,
-        cursor_key=context.runtime.settings.signing_key,
+    user, page = await context.with_user(
+        partial(
+            listing.page_trash,
+            first=_page_size(first),
+            after=after,
+            cursor_key=context.runtime.settings.signing_key,
+        )
     )
     return TaskConnection.of(page, UserType.from_model(user), after=after)
 

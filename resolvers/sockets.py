@@ -81,6 +81,7 @@ async def connect(context: Context) -> None:
     """`connection_init`: authenticate the socket and register it with the broker."""
     context.authorize(_authorization(context.connection_params))
     try:
+        await context.user()  # its session must be live, not only its token valid
         viewer = await context.viewer()
     except Unavailable as error:  # no database to ask: not the client's fault
         raise TryAgainLater(error.message) from None

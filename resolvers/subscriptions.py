@@ -17,7 +17,8 @@ async def task_events(info: ContextInfo) -> AsyncGenerator[TaskEventType, None]:
     moment of subscribing, each task's in version order. The broker knows only the user's events:
     another user's never reach this generator."""
     context = info.context
-    viewer = await context.viewer()  # UNAUTHENTICATED before any event is subscribed to
+    await context.user()  # UNAUTHENTICATED before any event is subscribed to
+    viewer = await context.viewer()
     async with context.runtime.broker.subscribe(viewer.user_id) as events:
         try:
             async for event in events:
