@@ -170,12 +170,31 @@ class PageInfo:
     end_cursor: str | None
 
 
+def _edges(root: "TaskConnection") -> list[TaskEdge]:
+    # Made when asked for: a page asked for its nodes makes no edges.
+    return [
+        TaskEdge(node=node, page=root.page, index=index) for index, node in enumerate(root.nodes)
+    ]
+
+
+def _page_info(root: "TaskConnection") -> PageInfo:
+    # Made when asked for: its two cursors are signed (an HMAC each).
+    page, last = root.page, len(root.nodes) - 1
+    return PageInfo(
+        has_next_page=page.has_next_page,
+        has_previous_page=root.after_cursor,
+        start_cursor=page.cursor(0) if root.nodes else None,
+        end_cursor=page.cursor(last) if root.nodes else None,
+    )
+
+
 @strawberry.type(description="A page of tasks in the listing order.")
 class TaskConnection:
-    edges: list[TaskEdge]
+    edges: list[TaskEdge] = strawberry.field(resolver=_edges)
     nodes: list[TaskType]
-    page_info: PageInfo
+    page_info: PageInfo = strawberry.field(resolver=_page_info)
     page: strawberry.Private[TaskPage]
+    after_cursor: strawberry.Private[bool]  # asked for `after` a cursor: tasks come before it
 
     @strawberry.field(description="Tasks matching the filter, on all pages.")
     async def total_count(self, info: FieldInfo) -> int:
@@ -185,17 +204,7 @@ class TaskConnection:
     def of(cls, page: TaskPage, owner: UserType, *, after: str | None) -> Self:
         """`page` of `owner`'s tasks (the viewer), asked for `after` a cursor or from the top."""
         nodes = [TaskType.from_row(found, owner) for found in page.tasks]
-        return cls(
-            nodes=nodes,
-            edges=[TaskEdge(node=node, page=page, index=index) for index, node in enumerate(nodes)],
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                has_previous_page=after is not None,
-                start_cursor=page.cursor(0) if nodes else None,
-                end_cursor=page.cursor(len(nodes) - 1) if nodes else None,
-            ),
-            page=page,
-        )
+        return cls(nodes=nodes, page=page, after_cursor=after is not None)
 
 
 @strawberry.type(name="TaskEvent", description="A committed change to one of your tasks.")
