@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
@@ -20,6 +21,7 @@ from models.task import MAX_PAGE_SIZE
 from resolvers import document_limits, mutations, queries, subscriptions
 from resolvers.error_codes import ErrorCodes
 from resolvers.parser_cache import CachedParser
+from resolvers.plans import PlannedExecutor, Plans
 from schema.types import (
     AuthPayload,
     SessionType,
@@ -116,7 +118,20 @@ class Subscription:
 
 
 class TodoSchema(strawberry.Schema):
-    """Logs only what `ErrorCodes` will mask: domain errors are answers, not incidents."""
+    """Logs only what `ErrorCodes` will mask: domain errors are answers, not incidents. With
+    `plans`, queries run from compiled plans (`resolvers.plans`); without, all through
+    graphql-core."""
+
+    def __init__(self, *args: Any, plans: Plans | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.plans = plans
+
+    def _get_custom_context_kwargs(
+        self, operation_extensions: dict[str, Any] | None = None, *, sync: bool = False
+    ) -> dict[str, Any]:
+        """Strawberry hands these to the executor it builds for each operation."""
+        kwargs = super()._get_custom_context_kwargs(operation_extensions, sync=sync)
+        return {**kwargs, "plans": self.plans}
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -137,7 +152,7 @@ def _validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
     return rules
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+def build_schema(settings: Settings, *, compiled: bool = True) -> TodoSchema:
     # Factories, not instances: Strawberry builds fresh extensions for each operation.
     # The caches key on the query text (with the token limit) and on the parsed document.
     extensions: list[Callable[[], SchemaExtension]] = [
@@ -148,6 +163,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         partial(ErrorCodes, suggest=not settings.is_production),
     ]
     return TodoSchema(
+        plans=Plans() if compiled else None,
+        execution_context_class=PlannedExecutor,
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -4,10 +4,12 @@ Tests run on SQLite always and on PostgreSQL too when TEST_DATABASE_URL is set (
 its own is created for the run and dropped afterwards). Each test starts from empty tables.
 """
 
+import copy
 import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +26,15 @@ import models  # noqa: F401 (registers the tables)
 from app.main import create_app
 from app.settings import Settings
 from app.statements import Runner
+from resolvers.router import TodoGraphQLRouter
+from resolvers.schema import TodoSchema
 from tests.better_auth_server import (  # noqa: F401 (fixtures)
     better_auth,
     better_auth_app,
     better_auth_client,
     better_auth_server,
 )
-from tests.support import Account, register
+from tests.support import Account, is_query, register, response_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-signing-key-that-is-long-enough-0123456789"
@@ -157,3 +161,44 @@ def alice(client: TestClient) -> Account:
 @pytest.fixture
 def bob(client: TestClient) -> Account:
     return register(client, "bob@example.com")
+
+
+# False while a request holds an operation other than a query: a batch's mutation may commit
+# between its query's two executions, and then the two answers rightly differ.
+_only_queries: ContextVar[bool] = ContextVar("only_queries", default=False)
+
+
+@pytest.fixture(autouse=True)
+def executors_agree(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every query any test sends to `/graphql` in a request of queries only is run once more
+    with graphql-core's executor alone (a copy of the schema without plans); the two answers
+    must be the same bytes. So each GraphQL test is also a test of `resolvers.plans`. Not where
+    a test counts statements."""
+    if "statements" in request.fixturenames:
+        return
+    execute, execute_operation = TodoSchema.execute, TodoGraphQLRouter.execute_operation
+
+    async def execute_twice(
+        schema: TodoSchema, query: str | None, *args: Any, **kwargs: Any
+    ) -> Any:
+        result = await execute(schema, query, *args, **kwargs)
+        operation_name = kwargs.get("operation_name", args[3] if len(args) > 3 else None)
+        if schema.plans is not None and _only_queries.get() and is_query(query, operation_name):
+            unplanned = copy.copy(schema)
+            unplanned.plans = None
+            again = await execute(unplanned, query, *args, **kwargs)
+            assert response_bytes(result) == response_bytes(again), query
+        return result
+
+    async def execute_marked(router: TodoGraphQLRouter, **kwargs: Any) -> Any:
+        data = kwargs["request_data"]
+        operations = data if isinstance(data, list) else [data]
+        queries = all(is_query(each.query, each.operation_name) for each in operations)
+        token = _only_queries.set(queries)
+        try:
+            return await execute_operation(router, **kwargs)
+        finally:
+            _only_queries.reset(token)
+
+    monkeypatch.setattr(TodoSchema, "execute", execute_twice)
+    monkeypatch.setattr(TodoGraphQLRouter, "execute_operation", execute_marked)

@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import orjson
 from fastapi.testclient import TestClient
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from sqlmodel import Session, select
 from starlette.testclient import WebSocketTestSession
 from starlette.types import Message
+from strawberry.types import ExecutionResult
 
 from app.engine import create_db_engine
 from app.settings import Settings
@@ -113,3 +116,19 @@ def close_code(ws: WebSocketTestSession, within: float = 6.0) -> int | None:
             code: int = message.get("code", 1000)
             return code
     return None
+
+
+def is_query(document: str | None, operation_name: str | None) -> bool:
+    """Whether `document`'s operation `operation_name` is a query (not when it fails to parse
+    or has no such operation)."""
+    try:
+        operation = get_operation_ast(parse(document or ""), operation_name)
+    except GraphQLError:
+        return False
+    return operation is not None and operation.operation is OperationType.QUERY
+
+
+def response_bytes(result: ExecutionResult) -> bytes:
+    """An execution result as its JSON, errors formatted as a client gets them."""
+    errors = [error.formatted for error in result.errors] if result.errors else None
+    return orjson.dumps({"data": result.data, "errors": errors})
