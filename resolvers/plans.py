@@ -407,7 +407,8 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
                 if definition.args or first.node.arguments
                 else {}
             )
-            result = definition.resolve(source, info, **arguments)  # type: ignore[misc]
+            resolve = definition.resolve or self.field_resolver
+            result = resolve(source, info, **arguments)
             if self.is_awaitable(result):
                 return self._complete_later(plan, plan.shape, result, path)
             completed = self._complete(plan, plan.shape, result, parent, path)
