@@ -12,10 +12,17 @@ round trip that may make its user); then it is remembered until it expires, at m
 A remembered token is still refused once its key leaves the key set (asked on each use: a dict
 lookup, and a fetch once the set is old), and once its identity or user is gone (the services
 check the viewer's identity in their own statements, as they check a session).
+
+The service's own access tokens are remembered the same way once verified (their HS256 check
+and claims cost about 50 us a request): until their `exp`, as PyJWT would refuse them then,
+with the same message. Nothing else about them can change: the key is fixed for the process's
+life, and their session is checked in the services' statements on every request.
 """
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 import httpx
 import jwt
@@ -32,6 +39,7 @@ REMEMBERED_TOKENS = 10_000
 NOT_AUTHENTICATED = "Not authenticated"
 NOT_ENABLED = "This service does not accept Better Auth sign-ins"
 _LEEWAY = timedelta(seconds=LEEWAY_SECONDS)
+T = TypeVar("T")
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -64,7 +72,8 @@ class Authenticator:
                 audience=server.audience,
                 max_lifetime=server.max_token_seconds,
             )
-        self._accepted: dict[str, _Accepted] = {}
+        self._accepted: dict[str, _Accepted] = {}  # Better Auth's tokens
+        self._own: dict[str, TokenClaims] = {}  # the service's own access tokens
 
     async def aclose(self) -> None:
         if self._http is not None:
@@ -75,6 +84,9 @@ class Authenticator:
         `Unavailable` while the key set cannot be fetched for a Better Auth token's key,
         `IdentityConflict` for a first Better Auth token whose email has an account here."""
         token = bearer_token(authorization)
+        own = self._own.get(token)
+        if own is not None:
+            return self._own_until_expiry(token, own)
         if self.better_auth is not None:
             accepted = self._accepted.get(token)  # first: a remembered token's header is not read
             if accepted is not None:
@@ -82,9 +94,19 @@ class Authenticator:
             if _algorithm(token) != ALGORITHM:
                 identity = await self.better_auth.verify(token)
                 viewer = await self._db.run(identities.sign_in, identity)
-                self._remember(token, _Accepted(viewer, identity.key_id))
+                _remember(self._accepted, token, _Accepted(viewer, identity.key_id))
                 return viewer
-        return decode_token(token, key=self._signing_key, expected_type="access")
+        viewer = decode_token(token, key=self._signing_key, expected_type="access")
+        _remember(self._own, token, viewer)
+        return viewer
+
+    def _own_until_expiry(self, token: str, viewer: TokenClaims) -> TokenClaims:
+        """A remembered own token's viewer; refused from its `exp` on, as PyJWT refuses it
+        (`exp <= now`: expired)."""
+        if viewer.expires_at.timestamp() <= time.time():
+            self._own.pop(token, None)
+            raise AuthError(TOKEN_EXPIRED)
+        return viewer
 
     async def _remembered_viewer(
         self, token: str, accepted: _Accepted, better_auth: BetterAuthTokens
@@ -107,13 +129,15 @@ class Authenticator:
         return await self.better_auth.verify(token)
 
     def remembered(self) -> set[str]:
-        """The tokens remembered now (for tests and metrics)."""
+        """The Better Auth tokens remembered now (for tests and metrics)."""
         return set(self._accepted)
 
-    def _remember(self, token: str, accepted: _Accepted) -> None:
-        if len(self._accepted) >= REMEMBERED_TOKENS:  # the oldest goes
-            del self._accepted[next(iter(self._accepted))]
-        self._accepted[token] = accepted
+
+def _remember(store: dict[str, T], token: str, value: T) -> None:
+    """Keeps at most `REMEMBERED_TOKENS` in `store`: the oldest goes."""
+    if len(store) >= REMEMBERED_TOKENS:
+        del store[next(iter(store))]
+    store[token] = value
 
 
 def _algorithm(token: str) -> object:

@@ -5,13 +5,16 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import col, delete
 
+from app import authentication
+from app.security import TOKEN_EXPIRED
 from app.settings import Settings
 from models import User
 from tests.conftest import TEST_SECRET
-from tests.support import Account, database, user_id_of
+from tests.support import Account, database, login, user_id_of
 
 
 def claims(user_id: uuid.UUID, **overrides: object) -> dict[str, object]:
@@ -142,3 +145,39 @@ def test_deleting_a_user_deletes_their_tasks_and_tokens(
         session.commit()
         assert session.exec(select(func.count()).select_from(Task)).one() == 0
         assert session.exec(select(func.count()).select_from(RefreshToken)).one() == 0
+
+
+def test_a_remembered_token_is_refused_from_its_expiry_on(
+    client: TestClient, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Own tokens are verified once and remembered (app.authentication); expiry still counts."""
+    me = {"Authorization": f"Bearer {alice.access_token}"}
+    assert client.get("/api/auth/me", headers=me).status_code == 200  # now remembered
+    expires = jwt.decode(alice.access_token, options={"verify_signature": False})["exp"]
+    monkeypatch.setattr(authentication.time, "time", lambda: float(expires))
+    response = client.get("/api/auth/me", headers=me)
+    assert response.status_code == 401
+    assert response.json()["detail"] == TOKEN_EXPIRED
+
+
+def test_a_remembered_token_of_an_ended_session_is_401(client: TestClient, alice: Account) -> None:
+    me = {"Authorization": f"Bearer {alice.access_token}"}
+    assert client.get("/api/auth/me", headers=me).status_code == 200  # now remembered
+    logout = client.post(
+        "/api/auth/logout", json={"refresh_token": alice.refresh_token}, headers=me
+    )
+    assert logout.status_code == 200
+    assert_rejected(client, alice.access_token)
+
+
+def test_at_most_so_many_own_tokens_are_remembered(
+    client: TestClient, app: FastAPI, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(authentication, "REMEMBERED_TOKENS", 2)
+    tokens = [login(client, alice.email).access_token for _ in range(4)]
+    for token in tokens:
+        response = client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200
+    assert len(app.state.runtime.authenticator._own) == 2
+    forgotten = client.get("/api/auth/me", headers={"Authorization": f"Bearer {tokens[0]}"})
+    assert forgotten.status_code == 200  # verified again, as at first sight
