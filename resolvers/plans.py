@@ -251,7 +251,6 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             or self.operation.operation is not OperationType.QUERY
             or self.abort_signal is not None
             or (self.middleware_manager and self.middleware_manager.middlewares)
-            or INTROSPECTION.intersection(grouped_field_set)
             or any(
                 details.node.name.value in INTROSPECTION or details.fragment_variable_values
                 for group in grouped_field_set.values()
