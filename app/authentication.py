@@ -19,7 +19,6 @@ with the same message. Nothing else about them can change: the key is fixed for 
 life, and their session is checked in the services' statements on every request.
 """
 
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
@@ -103,7 +102,7 @@ class Authenticator:
     def _own_until_expiry(self, token: str, viewer: TokenClaims) -> TokenClaims:
         """A remembered own token's viewer; refused from its `exp` on, as PyJWT refuses it
         (`exp <= now`: expired)."""
-        if viewer.expires_at.timestamp() <= time.time():
+        if viewer.expires_at <= utcnow():
             self._own.pop(token, None)
             raise AuthError(TOKEN_EXPIRED)
         return viewer

@@ -154,7 +154,8 @@ def test_a_remembered_token_is_refused_from_its_expiry_on(
     me = {"Authorization": f"Bearer {alice.access_token}"}
     assert client.get("/api/auth/me", headers=me).status_code == 200  # now remembered
     expires = jwt.decode(alice.access_token, options={"verify_signature": False})["exp"]
-    monkeypatch.setattr(authentication.time, "time", lambda: float(expires))
+    at_expiry = datetime.fromtimestamp(expires, tz=UTC)
+    monkeypatch.setattr("app.authentication.utcnow", lambda: at_expiry)
     response = client.get("/api/auth/me", headers=me)
     assert response.status_code == 401
     assert response.json()["detail"] == TOKEN_EXPIRED
