@@ -25,7 +25,7 @@ middleware, and operations whose variants of one document exceed `VARIANTS_KEPT`
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import (
     DirectiveNode,
@@ -60,6 +60,8 @@ EXACT: dict[GraphQLOutputType, type] = {GraphQLString: str, GraphQLBoolean: bool
 
 Coerce = Callable[[Any], Any]
 FieldDetailsList = list[FieldDetails]
+Values = dict[str, Any] | list[Any]  # a completed object, or a completed list
+V = TypeVar("V", dict[str, Any], list[Any])
 
 
 def _exactly(kind: type, leaf: GraphQLLeafType) -> Coerce:
@@ -80,10 +82,8 @@ def _int(value: Any) -> Any:
 def _coercion(leaf: GraphQLLeafType) -> Coerce:
     """How a leaf type's values are coerced: a shortcut for the built-in scalars' own values
     (what their `coerce_output_value` returns unchanged), graphql-core's coercion otherwise."""
-    if leaf is GraphQLString:
-        return _exactly(str, leaf)
-    if leaf is GraphQLBoolean:
-        return _exactly(bool, leaf)
+    if (kind := EXACT.get(leaf)) is not None:
+        return _exactly(kind, leaf)
     if leaf is GraphQLInt:
         return _int
 
@@ -146,10 +146,10 @@ class FieldPlan:
     exact: type | None = None
     null_message: str = ""
     selection: "Selection | None" = None
+    nodes: list[FieldNode] = field(init=False)  # the details' nodes, as resolve infos carry them
 
-    @property
-    def nodes(self) -> list[FieldNode]:
-        return [each.node for each in self.details]
+    def __post_init__(self) -> None:
+        self.nodes = [each.node for each in self.details]
 
 
 @dataclass
@@ -326,7 +326,9 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
                     try:
                         value = getattr(source, plan.attribute)
                         data[plan.key] = (
-                            value if type(value) is plan.exact else self._leaf(plan, value)
+                            value
+                            if type(value) is plan.exact
+                            else self._complete(plan, plan.shape, value, path, None)
                         )
                     except Exception as error:
                         field_path = Path(path, plan.key, plan.parent.name)
@@ -343,32 +345,9 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
                 if self.is_awaitable(value):
                     pending.append(plan.key)
         except Exception:
-            if pending:
-                self.settle_in_background([data[key] for key in pending])
+            self._settle_abandoned(data, pending)
             raise
-        if not pending:
-            return data
-
-        async def gather() -> dict[str, Any]:
-            if len(pending) == 1:
-                data[pending[0]] = await data[pending[0]]
-            else:
-                values = await gather_with_cancel(*(data[key] for key in pending))
-                data.update(zip(pending, values, strict=True))
-            return data
-
-        return gather()
-
-    @staticmethod
-    def _leaf(plan: FieldPlan, value: Any) -> Any:
-        """A leaf's value that is not of its `exact` type: `_complete` unrolled."""
-        if value is None or value is Undefined:
-            if plan.shape.non_null:
-                raise TypeError(plan.null_message)
-            return None
-        if isinstance(value, Exception):
-            raise value
-        return plan.shape.coerce(value)  # type: ignore[misc]
+        return _filled(data, pending) if pending else data
 
     def _read(self, plan: FieldPlan, source: Any, parent: Path | None) -> Any:
         """A plain field of an object, list or other type: its attribute, completed; errors as
@@ -493,19 +472,24 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
                     pending.append(index)
                 completed.append(done)
         except Exception:
-            if pending:
-                self.settle_in_background([completed[index] for index in pending])
+            self._settle_abandoned(completed, pending)
             raise
-        if not pending:
-            return completed
+        return _filled(completed, pending) if pending else completed
 
-        async def gather() -> list[Any]:
-            if len(pending) == 1:
-                completed[pending[0]] = await completed[pending[0]]
-            else:
-                values = await gather_with_cancel(*(completed[index] for index in pending))
-                for index, value in zip(pending, values, strict=True):
-                    completed[index] = value
-            return completed
+    def _settle_abandoned(self, values: Values, pending: list[Any]) -> None:
+        """An error left `values` unfinished: its awaitables are settled in the background, as
+        graphql-core's `execute_fields` and `complete_iterable_value` leave theirs."""
+        if pending:
+            self.settle_in_background([values[key] for key in pending])
 
-        return gather()
+
+async def _filled(values: V, pending: list[Any]) -> V:
+    """`values` (an object's fields or a list's items) once the awaitables at `pending` have
+    been awaited in its place: one awaited directly, several together, as graphql-core does."""
+    if len(pending) == 1:
+        values[pending[0]] = await values[pending[0]]
+    else:
+        awaited = await gather_with_cancel(*(values[key] for key in pending))
+        for key, value in zip(pending, awaited, strict=True):
+            values[key] = value
+    return values
