@@ -21,6 +21,7 @@ from app.settings import Settings
 from models.task import MAX_PAGE_SIZE
 from resolvers import sockets
 from resolvers.context import Context, get_context
+from resolvers.direct import DirectQueries, plain_query
 from resolvers.document_limits import RequestLimits
 from resolvers.media_types import GRAPHQL_RESPONSE_JSON, is_request_error, prefers_graphql_response
 from resolvers.parser_cache import parse_document
@@ -67,6 +68,7 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
             allowed_origins=settings.cors_origins,  # besides the service's own
         )
         self.persisted_queries = PersistedQueries(settings)
+        self.direct = DirectQueries(schema)
         max_tokens = settings.graphql_max_tokens
         self.limits = RequestLimits(
             schema._schema,
@@ -138,7 +140,8 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         # Read once here: process_result asks for every operation of a batch.
         request.state.graphql_response = prefers_graphql_response(request.headers.get("accept"))
         try:
-            response = await super().run(request, context, root_value)  # type: ignore[arg-type]
+            direct = await self._answer_directly(request, context) if context else None
+            response = direct or await super().run(request, context, root_value)  # type: ignore[arg-type]
         except HTTPException as error:
             code = getattr(error, "code", "BAD_REQUEST")  # RequestRefused names its own
             body: dict[str, Any] = {
@@ -152,6 +155,39 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
             if getattr(request.state, "request_error", False):  # set by process_result
                 response.status_code = 400
         return response
+
+    async def _answer_directly(self, request: Request, context: Context) -> Response | None:
+        """A plain query (`resolvers.direct`) answered without Strawberry's view, admitted as
+        `execute_operation` admits one; None for any other request, which the view answers."""
+        if request.method != "POST" or "application/json" not in request.headers.get(
+            "content-type", ""
+        ):
+            return None
+        try:
+            operation = plain_query(self.decode_json(await request.body()))
+        except (orjson.JSONDecodeError, HTTPException):
+            return None  # the view refuses it again, with its own words
+        if operation is None:
+            return None
+        admitted = await self._admit(operation, context)
+        document = self.direct.document(admitted) if admitted is operation else None
+        if document is None:
+            return None
+        request.state.batch = False
+        result = await self.direct.execute(document, operation, context)
+        answer = await self.process_result(request, result)
+        return Response(self.encode_json(answer), media_type="application/json")
+
+    async def _admit(
+        self, operation: GraphQLRequestData, context: Context
+    ) -> GraphQLRequestData | PersistedQueryNotFound:
+        """A single operation with its document (a persisted query's, looked up), held to the
+        limits: `RequestRefused` when it may not run. A hash nobody registered comes back as
+        `PersistedQueryNotFound`, the answer `process_result` gives."""
+        resolved = await self.persisted_queries.resolve(operation, context.db)
+        if not isinstance(resolved, PersistedQueryNotFound):
+            self._check_limits([resolved], whole_batch=False)
+        return resolved
 
     async def execute_operation(
         self,
@@ -168,10 +204,9 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         persisted = self.persisted_queries
         request.state.batch = isinstance(request_data, list)
         if not isinstance(request_data, list):
-            resolved = await persisted.resolve(request_data, context.db)
+            resolved = await self._admit(request_data, context)
             if isinstance(resolved, PersistedQueryNotFound):
                 return resolved
-            self._check_limits([resolved], whole_batch=False)
             return await super().execute_operation(
                 request, request_adapter, resolved, context, root_value, sub_response
             )

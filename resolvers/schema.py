@@ -1,11 +1,12 @@
 """The schema object: the root types, their resolvers, and the limits that guard them."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
+from graphql import ASTValidationRule, GraphQLError, specified_rules
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -117,13 +118,42 @@ class Subscription:
     )
 
 
+@dataclass(frozen=True)
+class Checks:
+    """What every document is held to, read by the schema's extensions and by
+    `resolvers.direct`, which answers plain queries without them."""
+
+    max_tokens: int
+    rules: tuple[type[ASTValidationRule], ...]  # besides the specification's own
+    suggest: bool  # whether messages may guess at names (not in production)
+
+    @property
+    def validation_rules(self) -> tuple[type[ASTValidationRule], ...]:
+        """All the rules, as Strawberry's `AddValidationRules` extends the specified ones."""
+        return (*specified_rules, *self.rules)
+
+    def extensions(self) -> list[Callable[[], SchemaExtension]]:
+        """Factories, not instances: Strawberry builds fresh extensions for each operation.
+        The caches key on the query text (with the token limit) and on the parsed document."""
+        return [
+            partial(MaxTokensLimiter, max_token_count=self.max_tokens),
+            CachedParser,
+            partial(AddValidationRules, list(self.rules)),
+            partial(ValidationCache, maxsize=256),
+            partial(ErrorCodes, suggest=self.suggest),
+        ]
+
+
 class TodoSchema(strawberry.Schema):
     """Logs only what `ErrorCodes` will mask: domain errors are answers, not incidents. With
     `plans`, queries run from compiled plans (`resolvers.plans`); without, all through
     graphql-core."""
 
-    def __init__(self, *args: Any, plans: Plans | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, checks: Checks, plans: Plans | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.checks = checks
         self.plans = plans
 
     def _get_custom_context_kwargs(
@@ -139,7 +169,7 @@ class TodoSchema(strawberry.Schema):
         return None  # resolvers.error_codes.present logs the unexpected ones
 
 
-def _validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+def _validation_rules(settings: Settings) -> tuple[type[ASTValidationRule], ...]:
     """The limits as validation rules, built once per schema: the same rule classes from request
     to request are what lets `ValidationCache` hit. Depth and aliases are measured with each
     fragment once (`resolvers.document_limits`), not by Strawberry's limiters, which expand every
@@ -149,26 +179,23 @@ def _validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
     )
     if not settings.introspection_enabled:
         rules += DisableIntrospection().validation_rules
-    return rules
+    return tuple(rules)
 
 
 def build_schema(settings: Settings, *, compiled: bool = True) -> TodoSchema:
-    # Factories, not instances: Strawberry builds fresh extensions for each operation.
-    # The caches key on the query text (with the token limit) and on the parsed document.
-    extensions: list[Callable[[], SchemaExtension]] = [
-        partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
-        CachedParser,
-        partial(AddValidationRules, _validation_rules(settings)),
-        partial(ValidationCache, maxsize=256),
-        partial(ErrorCodes, suggest=not settings.is_production),
-    ]
+    checks = Checks(
+        max_tokens=settings.graphql_max_tokens,
+        rules=_validation_rules(settings),
+        suggest=not settings.is_production,
+    )
     return TodoSchema(
+        checks=checks,
+        extensions=checks.extensions(),
         plans=Plans() if compiled else None,
         execution_context_class=PlannedExecutor,
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=extensions,
         config=StrawberryConfig(
             batching_config={"max_operations": settings.graphql_max_batch},
             disable_field_suggestions=settings.is_production,

@@ -18,14 +18,18 @@ from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from graphql import DocumentNode
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
+from strawberry.http import GraphQLRequestData
 
 import models  # noqa: F401 (registers the tables)
 from app.main import create_app
 from app.settings import Settings
 from app.statements import Runner
+from resolvers.context import Context
+from resolvers.direct import DirectQueries
 from resolvers.router import TodoGraphQLRouter
 from resolvers.schema import TodoSchema
 from tests.better_auth_server import (  # noqa: F401 (fixtures)
@@ -171,13 +175,15 @@ _only_queries: ContextVar[bool] = ContextVar("only_queries", default=False)
 @pytest.fixture(autouse=True)
 def executors_agree(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every query any test sends to `/graphql` in a request of queries only is run once more
-    with graphql-core's executor alone (a copy of the schema without plans); the two answers
-    must be the same bytes (`agreeing_answers`: tried again, both ways, where concurrent fields
-    raced). So each GraphQL test is also a test of `resolvers.plans`. Not where a test counts
-    statements."""
+    with graphql-core's executor alone (a copy of the schema without plans, through Strawberry's
+    `execute` where the router took the direct way, `resolvers.direct`); the two answers must be
+    the same bytes (`agreeing_answers`: tried again, both ways, where concurrent fields raced).
+    So each GraphQL test is also a test of `resolvers.plans` and the direct way. Not where a
+    test counts statements."""
     if "statements" in request.fixturenames:
         return
     execute, execute_operation = TodoSchema.execute, TodoGraphQLRouter.execute_operation
+    execute_directly = DirectQueries.execute
 
     async def execute_twice(
         schema: TodoSchema, query: str | None, *args: Any, **kwargs: Any
@@ -210,5 +216,38 @@ def executors_agree(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
         finally:
             _only_queries.reset(token)
 
+    async def execute_directly_twice(
+        direct: DirectQueries,
+        document: DocumentNode,
+        operation: GraphQLRequestData,
+        context: Context,
+    ) -> Any:
+        """The router's direct way with plans against Strawberry's way without them."""
+        result = await execute_directly(direct, document, operation, context)
+        unplanned = copy.copy(direct.schema)
+        unplanned.plans = None
+        kept = [result]
+
+        async def straight() -> bytes:
+            answer = (
+                kept.pop() if kept else await execute_directly(direct, document, operation, context)
+            )
+            return response_bytes(answer)
+
+        async def strawberrys() -> bytes:
+            answer = await execute(
+                unplanned,
+                operation.query,
+                variable_values=operation.variables,
+                context_value=context,
+                operation_name=operation.operation_name,
+            )
+            return response_bytes(answer)
+
+        direct_answer, strawberry_answer = await agreeing_answers(straight, strawberrys)
+        assert direct_answer == strawberry_answer, operation.query
+        return result
+
     monkeypatch.setattr(TodoSchema, "execute", execute_twice)
     monkeypatch.setattr(TodoGraphQLRouter, "execute_operation", execute_marked)
+    monkeypatch.setattr(DirectQueries, "execute", execute_directly_twice)

@@ -1,5 +1,6 @@
-"""Queries executed from compiled plans (`resolvers.plans`) answer exactly as graphql-core's
-executor does: the same data and errors, byte for byte.
+"""Queries executed from compiled plans (`resolvers.plans`), on the router's direct way
+(`resolvers.direct`), answer exactly as Strawberry's way with graphql-core's executor does: the
+same data and errors, byte for byte.
 
 Every query the other tests send is compared too (`executors_agree` in conftest.py); here are
 random queries over the whole schema (hypothesis-graphql, with aliases, fragments and
@@ -11,7 +12,6 @@ PLANS_RANDOM=1 draws new ones instead of the same each run.
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import pytest
@@ -49,6 +49,7 @@ from app.services.listing import TaskPage
 from app.settings import Settings
 from app.throttle import Client
 from resolvers.context import Context
+from resolvers.direct import DirectQueries, plain_query
 from resolvers.plans import OPERATIONS_KEPT, VARIANTS_KEPT, PlannedExecutor
 from resolvers.schema import TodoSchema, build_schema
 from schema.types import TaskType
@@ -67,7 +68,9 @@ RANDOM = os.environ.get("PLANS_RANDOM") == "1"
 
 @dataclass
 class Executors:
-    """One schema with plans and its copy without, run on the app's runtime, in its loop."""
+    """One schema with plans and its copy without, run on the app's runtime, in its loop: the
+    first as the router runs a plain query (directly, where `DirectQueries` takes it), the
+    second through Strawberry's `execute` and graphql-core alone."""
 
     planned: TodoSchema
     unplanned: TodoSchema
@@ -76,12 +79,24 @@ class Executors:
 
     def agree(self, account: Account, query: str, variables: dict[str, Any] | None = None) -> bytes:
         """The answer of both executors, which must be the same bytes (`agreeing_answers`)."""
+        direct = DirectQueries(self.planned)
+        operation = plain_query({"query": query, "variables": variables})
+        assert operation is not None
+        document = direct.document(operation)
 
-        async def run(schema: TodoSchema) -> bytes:
-            return response_bytes(await schema.execute(query, variables, self.context(account)))
+        async def run_planned() -> bytes:
+            context = self.context(account)
+            if document is None:  # not valid: the router leaves it to Strawberry
+                return response_bytes(await self.planned.execute(query, variables, context))
+            return response_bytes(await direct.execute(document, operation, context))
+
+        async def run_unplanned() -> bytes:
+            return response_bytes(
+                await self.unplanned.execute(query, variables, self.context(account))
+            )
 
         async def both() -> tuple[bytes, bytes]:
-            return await agreeing_answers(partial(run, self.planned), partial(run, self.unplanned))
+            return await agreeing_answers(run_planned, run_unplanned)
 
         assert self.client.portal is not None
         planned, unplanned = self.client.portal.call(both)

@@ -1,0 +1,133 @@
+"""The router answers a plain query directly (`resolvers.direct`) and leaves every other request
+to Strawberry's view. That the two ways answer alike is checked on every query the tests send
+(`executors_agree` in conftest.py); here, which way each kind of request takes."""
+
+import hashlib
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from resolvers.direct import DirectQueries, plain_query
+from tests.support import Account
+
+ME = "query { me { email } }"
+
+
+@pytest.fixture
+def direct_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The query of each operation the direct way executes."""
+    calls: list[str] = []
+    execute = DirectQueries.execute
+
+    async def counted(direct: DirectQueries, document: Any, operation: Any, context: Any) -> Any:
+        calls.append(operation.query)
+        return await execute(direct, document, operation, context)
+
+    monkeypatch.setattr(DirectQueries, "execute", counted)
+    return calls
+
+
+def test_a_plain_query_is_answered_directly(
+    client: TestClient, alice: Account, direct_calls: list[str]
+) -> None:
+    response = client.post("/graphql", json={"query": ME}, headers=alice.headers)
+    assert response.status_code == 200
+    assert response.json() == {"data": {"me": {"email": "alice@example.com"}}}
+    assert response.headers["content-type"] == "application/json"
+    assert direct_calls == [ME]
+
+
+def test_a_named_operation_with_variables_is_answered_directly(
+    client: TestClient, alice: Account, direct_calls: list[str]
+) -> None:
+    query = (
+        "query Mine($n: Int) { tasks(first: $n) { totalCount } } "
+        'mutation M { logout(refreshToken: "x") }'
+    )
+    body = {"query": query, "variables": {"n": 2}, "operationName": "Mine"}
+    response = client.post("/graphql", json=body, headers=alice.headers)
+    assert response.json() == {"data": {"tasks": {"totalCount": 0}}}
+    assert direct_calls == [query]
+
+
+def test_the_graphql_response_media_type_is_kept_on_the_direct_way(
+    client: TestClient, alice: Account, direct_calls: list[str]
+) -> None:
+    headers = {**alice.headers, "Accept": "application/graphql-response+json"}
+    response = client.post("/graphql", json={"query": ME}, headers=headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/graphql-response+json")
+    assert direct_calls == [ME]
+
+
+def test_a_variable_that_does_not_coerce_is_a_400_on_the_direct_way(
+    client: TestClient, alice: Account, direct_calls: list[str]
+) -> None:
+    query = "query ($n: Int) { tasks(first: $n) { totalCount } }"
+    headers = {**alice.headers, "Accept": "application/graphql-response+json"}
+    body = {"query": query, "variables": {"n": "many"}}
+    response = client.post("/graphql", json=body, headers=headers)
+    assert response.status_code == 400
+    assert "data" not in response.json()
+    assert direct_calls == [query]
+
+
+def _persisted(document: str) -> dict[str, Any]:
+    sha = hashlib.sha256(document.encode()).hexdigest()
+    return {"persistedQuery": {"version": 1, "sha256Hash": sha}}
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        pytest.param({"query": 'mutation { logout(refreshToken: "x") }'}, 200, id="mutation"),
+        pytest.param([{"query": ME}, {"query": ME}], 200, id="batch"),
+        pytest.param({"query": ME, "extensions": _persisted(ME)}, 200, id="persisted"),
+        pytest.param({"query": "query { me { nope } }"}, 200, id="invalid"),
+        pytest.param({"query": "query { me {"}, 200, id="syntax-error"),
+        pytest.param({"query": ME, "operationName": "Other"}, 400, id="unknown-operation"),
+        pytest.param({"query": 5}, 400, id="query-not-a-string"),
+        pytest.param({"query": ME, "variables": []}, 400, id="variables-not-an-object"),
+    ],
+)
+def test_other_requests_take_strawberrys_way(
+    client: TestClient, alice: Account, direct_calls: list[str], body: Any, status: int
+) -> None:
+    response = client.post("/graphql", json=body, headers=alice.headers)
+    assert response.status_code == status, response.text
+    assert direct_calls == []
+
+
+def test_a_query_over_get_takes_strawberrys_way(
+    client: TestClient, alice: Account, direct_calls: list[str]
+) -> None:
+    response = client.get("/graphql", params={"query": ME}, headers=alice.headers)
+    assert response.json() == {"data": {"me": {"email": "alice@example.com"}}}
+    assert direct_calls == []
+
+
+def test_a_plain_query_over_the_cost_limit_is_refused_before_it_runs(
+    client: TestClient, alice: Account, direct_calls: list[str]
+) -> None:
+    """Admission is the view's own (`_admit`): 11 pages of 500 cost more than 5,000."""
+    pages = " ".join(f"p{n}: tasks(first: 500) {{ nodes {{ id }} }}" for n in range(11))
+    response = client.post("/graphql", json={"query": f"{{ {pages} }}"}, headers=alice.headers)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    assert direct_calls == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"query": ME, "extensions": None},
+        {"query": ME, "other": 1},
+        {"query": None},
+        {"query": ME, "operationName": 3},
+        ["not", "an", "object"],
+        "a string",
+    ],
+)
+def test_plain_query_takes_only_a_query_its_variables_and_name(body: object) -> None:
+    assert plain_query(body) is None
