@@ -2,6 +2,7 @@
 body decoding and persisted queries."""
 
 import asyncio
+from functools import partial
 from typing import Any
 
 import orjson
@@ -21,7 +22,7 @@ from app.settings import Settings
 from models.task import MAX_PAGE_SIZE
 from resolvers import sockets
 from resolvers.context import Context, get_context
-from resolvers.direct import DirectQueries, plain_query
+from resolvers.direct import DirectQueries, plain_queries
 from resolvers.document_limits import RequestLimits
 from resolvers.media_types import GRAPHQL_RESPONSE_JSON, is_request_error, prefers_graphql_response
 from resolvers.parser_cache import parse_document
@@ -157,36 +158,50 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         return response
 
     async def _answer_directly(self, request: Request, context: Context) -> Response | None:
-        """A plain query (`resolvers.direct`) answered without Strawberry's view, admitted as
-        `execute_operation` admits one; None for any other request, which the view answers."""
+        """Plain queries (`resolvers.direct`), one or a batch, answered without Strawberry's
+        view, admitted as `execute_operation` admits them; None for any other request, which
+        the view answers."""
         if request.method != "POST" or "application/json" not in request.headers.get(
             "content-type", ""
         ):
             return None
         try:
-            operation = plain_query(self.decode_json(await request.body()))
+            body = self.decode_json(await request.body())
         except (orjson.JSONDecodeError, HTTPException):
             return None  # the view refuses it again, with its own words
-        if operation is None:
+        batch = isinstance(body, list)
+        operations = plain_queries(body)
+        if operations is None:
             return None
-        admitted = await self._admit(operation, context)
-        document = self.direct.document(admitted) if admitted is operation else None
-        if document is None:
-            return None
-        request.state.batch = False
-        result = await self.direct.execute(document, operation, context)
-        answer = await self.process_result(request, result)
-        return Response(self.encode_json(answer), media_type="application/json")
+        admitted = await self._admit(operations, context, batch=batch)
+        assert admitted == operations  # a plain query names no persisted document
+        documents = []
+        for operation in operations:
+            if (document := self.direct.document(operation)) is None:
+                return None
+            documents.append(document)
+        request.state.batch = batch
+        results = await asyncio.gather(
+            *map(partial(self.direct.execute, context=context), documents, operations)
+        )
+        answers = [await self.process_result(request, result) for result in results]
+        body = self.encode_json(answers if batch else answers[0])
+        return Response(body, media_type="application/json")
 
     async def _admit(
-        self, operation: GraphQLRequestData, context: Context
-    ) -> GraphQLRequestData | PersistedQueryNotFound:
-        """A single operation with its document (a persisted query's, looked up), held to the
-        limits: `RequestRefused` when it may not run. A hash nobody registered comes back as
-        `PersistedQueryNotFound`, the answer `process_result` gives."""
-        resolved = await self.persisted_queries.resolve(operation, context.db)
-        if not isinstance(resolved, PersistedQueryNotFound):
-            self._check_limits([resolved], whole_batch=False)
+        self, operations: list[GraphQLRequestData], context: Context, *, batch: bool
+    ) -> list[GraphQLRequestData | PersistedQueryNotFound]:
+        """Every operation with its document (a persisted query's, looked up), the request held
+        to its limits: `RequestRefused` when it may not run (a batch: none of it). A hash nobody
+        registered comes back as `PersistedQueryNotFound`, the answer `process_result` gives."""
+        try:
+            resolved = [
+                await self.persisted_queries.resolve(each, context.db) for each in operations
+            ]
+        except RequestRefused as refused:
+            refused.whole_batch = batch
+            raise
+        self._check_limits(resolved, whole_batch=batch)
         return resolved
 
     async def execute_operation(
@@ -201,21 +216,17 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         """Every operation gets its document (persisted queries), and the request is held to its
         limits (`RequestLimits`), before any of them runs: a batch refused for one operation, or
         for what they add up to, runs none."""
-        persisted = self.persisted_queries
-        request.state.batch = isinstance(request_data, list)
-        if not isinstance(request_data, list):
-            resolved = await self._admit(request_data, context)
-            if isinstance(resolved, PersistedQueryNotFound):
-                return resolved
+        request.state.batch = batch = isinstance(request_data, list)
+        operations = await self._admit(
+            request_data if isinstance(request_data, list) else [request_data], context, batch=batch
+        )
+        if not batch:
+            (operation,) = operations
+            if isinstance(operation, PersistedQueryNotFound):
+                return operation
             return await super().execute_operation(
-                request, request_adapter, resolved, context, root_value, sub_response
+                request, request_adapter, operation, context, root_value, sub_response
             )
-        try:
-            operations = [await persisted.resolve(each, context.db) for each in request_data]
-        except RequestRefused as refused:
-            refused.whole_batch = True
-            raise
-        self._check_limits(operations, whole_batch=True)
 
         async def execute(
             operation: GraphQLRequestData | PersistedQueryNotFound,

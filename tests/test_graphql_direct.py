@@ -14,6 +14,11 @@ from tests.support import Account
 ME = "query { me { email } }"
 
 
+def _persisted(document: str) -> dict[str, Any]:
+    sha = hashlib.sha256(document.encode()).hexdigest()
+    return {"persistedQuery": {"version": 1, "sha256Hash": sha}}
+
+
 @pytest.fixture
 def direct_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The query of each operation the direct way executes."""
@@ -51,6 +56,31 @@ def test_a_named_operation_with_variables_is_answered_directly(
     assert direct_calls == [query]
 
 
+def test_a_batch_of_plain_queries_is_answered_directly_in_order(
+    client: TestClient, alice: Account, direct_calls: list[str]
+) -> None:
+    count = "query { tasks { totalCount } }"
+    batch = [{"query": ME}, {"query": count}, {"query": "query { me { nope: email } }"}]
+    response = client.post("/graphql", json=batch, headers=alice.headers)
+    assert response.json() == [
+        {"data": {"me": {"email": "alice@example.com"}}},
+        {"data": {"tasks": {"totalCount": 0}}},
+        {"data": {"me": {"nope": "alice@example.com"}}},
+    ]
+    assert sorted(direct_calls) == sorted(each["query"] for each in batch)
+
+
+def test_a_batch_over_the_cost_limit_runs_none_of_it(
+    client: TestClient, alice: Account, direct_calls: list[str]
+) -> None:
+    """Admission adds the batch's costs up (10 pages of 501), on the direct way too."""
+    page = {"query": "{ tasks(first: 500) { nodes { id } } }"}
+    response = client.post("/graphql", json=[page] * 10, headers=alice.headers)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    assert direct_calls == []
+
+
 def test_the_graphql_response_media_type_is_kept_on_the_direct_way(
     client: TestClient, alice: Account, direct_calls: list[str]
 ) -> None:
@@ -73,16 +103,25 @@ def test_a_variable_that_does_not_coerce_is_a_400_on_the_direct_way(
     assert direct_calls == [query]
 
 
-def _persisted(document: str) -> dict[str, Any]:
-    sha = hashlib.sha256(document.encode()).hexdigest()
-    return {"persistedQuery": {"version": 1, "sha256Hash": sha}}
-
-
 @pytest.mark.parametrize(
     ("body", "status"),
     [
         pytest.param({"query": 'mutation { logout(refreshToken: "x") }'}, 200, id="mutation"),
-        pytest.param([{"query": ME}, {"query": ME}], 200, id="batch"),
+        pytest.param(
+            [{"query": ME}, {"query": 'mutation { logout(refreshToken: "x") }'}],
+            200,
+            id="batch-with-a-mutation",
+        ),
+        pytest.param(
+            [{"query": ME}, {"query": "query { me { nope } }"}],
+            200,
+            id="batch-with-an-invalid-document",
+        ),
+        pytest.param(
+            [{"query": ME}, {"query": ME, "extensions": _persisted(ME)}],
+            200,
+            id="batch-with-a-persisted-query",
+        ),
         pytest.param({"query": ME, "extensions": _persisted(ME)}, 200, id="persisted"),
         pytest.param({"query": "query { me { nope } }"}, 200, id="invalid"),
         pytest.param({"query": "query { me {"}, 200, id="syntax-error"),
