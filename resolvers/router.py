@@ -9,6 +9,7 @@ import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
 from starlette.websockets import WebSocket
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -70,6 +71,7 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         )
         self.persisted_queries = PersistedQueries(settings)
         self.direct = DirectQueries(schema)
+        self._replace_post_route("/graphql")
         max_tokens = settings.graphql_max_tokens
         self.limits = RequestLimits(
             schema._schema,
@@ -78,6 +80,32 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
             max_mutations=settings.graphql_max_mutations,
             parse=lambda query: parse_document(query, max_tokens),
         )
+
+    def _replace_post_route(self, path: str) -> None:
+        """Strawberry's POST route gets its context through FastAPI's dependency injection (our
+        `get_context` wrapped in a dependency of four more parameters), which cost about 0.18
+        ms of CPU a request (measured in process, side by side, 9 runs of 2,500 `gql_list`
+        requests each way: medians 2.48 ms with it, 2.30 without). `get_context` is all a
+        request needs: this route calls it directly, and the context's `request`, `response`
+        and `background_tasks`, which nothing here reads, stay unset."""
+        self.routes[:] = [
+            route
+            for route in self.routes
+            if not (isinstance(route, APIRoute) and route.methods == {"POST"})
+        ]
+        self.add_route(path, self._post, methods=["POST"], include_in_schema=False)
+
+    async def _post(self, request: Request) -> Response:
+        return await self.run(request, await get_context(request), root_value=None)
+
+    async def get_sub_response(self, request: Request) -> Response:
+        """A response of its own for each request, whose headers and status Strawberry merges
+        into the answer (Strawberry's FastAPI view keeps one on the router, shared by every
+        request in flight, and only its own routes set it)."""
+        response = Response()
+        del response.headers["content-length"]
+        response.status_code = None  # type: ignore[assignment]  # "not set": Strawberry's 200
+        return response
 
     async def on_ws_connect(self, context: Context) -> UnsetType:
         await sockets.connect(context)
