@@ -1,24 +1,22 @@
-"""Plain queries answered straight from the schema, without Strawberry's HTTP view and its
-extension runner.
+"""Queries answered straight from the schema, without Strawberry's HTTP view and its extension
+runner.
 
-A web front end's usual request is one query, or a batch of them, POSTed as JSON. For it,
-Strawberry's view and its extension runner are bookkeeping: about 0.3 ms of CPU of a `gql_list`
-request (measured in process, side by side: 2.4 to 2.7 ms a request before, 2.1 to 2.4 ms
-after, the test client's share included). So the router answers such a request itself, through
-the same parts: the document from the parser's cache and its token limit, checked by the same
-validation rules (its own cache of documents that passed), executed by the schema's executor and
-plans (a batch's queries concurrently, as Strawberry runs them), errors presented by
-`ErrorCodes`' own `present`.
+A web front end's usual request is one query, or a batch of them, POSTed as JSON or sent as a
+GET by the hash of a persisted query. For it, Strawberry's view and its extension runner are
+bookkeeping: about 0.3 ms of CPU of a `gql_list` request (measured in process, side by side:
+2.4 to 2.7 ms a request before, 2.1 to 2.4 ms after, the test client's share included). So the
+router answers such a request itself, through the same parts: the document from the parser's
+cache and its token limit, checked by the same validation rules (its own cache of documents
+that passed), executed by the schema's executor and plans (a batch's queries concurrently, as
+Strawberry runs them), errors presented by `ErrorCodes`' own `present`.
 
-Anything else takes Strawberry's way, which answers it as before: a GET, a persisted query, a
+Anything else takes Strawberry's way, which answers it as before: a GET without a hash, a
 mutation or subscription, every document that does not parse or validate (its errors are
 reported there, once), and a batch holding any of those. `tests/conftest.py` holds the two ways
 to the same bytes for every query the tests send.
 """
 
-from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
 
 from graphql import (
     ASTValidationRule,
@@ -41,22 +39,26 @@ from resolvers.plans import PlannedExecutor
 from resolvers.schema import TodoSchema
 
 VALID_DOCUMENTS_KEPT = 256  # as many as the parser's and validation's caches keep
-_KEYS = frozenset({"query", "variables", "operationName"})
+_KEYS = frozenset({"query", "variables", "operationName", "extensions"})
 
 
 def plain_query(body: object) -> GraphQLRequestData | None:
-    """`body` as one operation with a query, variables and an operation name of the right
-    types and nothing else (no `extensions`: persisted queries go Strawberry's way); else None."""
+    """`body` as one operation: a query (or, for a persisted one, its hash in `extensions`),
+    variables, an operation name and extensions of the right types and nothing else; else
+    None."""
     if not isinstance(body, dict) or not body.keys() <= _KEYS:
         return None
     query, variables, name = body.get("query"), body.get("variables"), body.get("operationName")
+    extensions = body.get("extensions")
     if (
-        not isinstance(query, str)
+        not isinstance(query, str | None)
         or not isinstance(variables, dict | None)
         or not isinstance(name, str | None)
+        or not isinstance(extensions, dict | None)
+        or (query is None and extensions is None)
     ):
         return None
-    return GraphQLRequestData(query, variables, name, extensions=None, protocol="http")
+    return GraphQLRequestData(query, variables, name, extensions, protocol="http")
 
 
 def plain_queries(body: object) -> list[GraphQLRequestData] | None:
@@ -98,6 +100,9 @@ class DirectQueries:
     async def execute(
         self, document: DocumentNode, operation: GraphQLRequestData, context: Context
     ) -> ExecutionResult:
+        """As Strawberry's `Schema.execute` runs a valid query: graphql-core's `execute` with the
+        same executor, plans and arguments (no middleware: no extension resolves fields), errors
+        through the schema's `_process_errors` and then `present`, as `ErrorCodes` does."""
         result = await await_maybe(
             execute(
                 self.schema._schema,
@@ -105,7 +110,9 @@ class DirectQueries:
                 context_value=context,
                 variable_values=operation.variables,
                 operation_name=operation.operation_name,
-                **self._executor_arguments,
+                executor_class=PlannedExecutor,
+                is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]  # as Strawberry
+                **self.schema._get_custom_context_kwargs(operation.extensions),
             )
         )
         errors = result.errors
@@ -113,13 +120,3 @@ class DirectQueries:
             self.schema._process_errors(errors)
             errors = [present(error, suggest=self.suggest) for error in errors]
         return ExecutionResult(data=result.data, errors=errors, extensions=result.extensions)
-
-    @property
-    def _executor_arguments(self) -> Mapping[str, Any]:
-        """What Strawberry's `Schema.execute` hands graphql-core's `execute`, besides its empty
-        middleware (none of the extensions resolves fields)."""
-        return {
-            "executor_class": PlannedExecutor,
-            "is_awaitable": optimized_is_awaitable,
-            **self.schema._get_custom_context_kwargs(),
-        }

@@ -2,7 +2,6 @@
 body decoding and persisted queries."""
 
 import asyncio
-from functools import partial
 from typing import Any
 
 import orjson
@@ -10,6 +9,7 @@ from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
+from graphql import DocumentNode
 from starlette.websockets import WebSocket
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -186,35 +186,52 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         return response
 
     async def _answer_directly(self, request: Request, context: Context) -> Response | None:
-        """Plain queries (`resolvers.direct`), one or a batch, answered without Strawberry's
-        view, admitted as `execute_operation` admits them; None for any other request, which
-        the view answers."""
-        if request.method != "POST" or "application/json" not in request.headers.get(
-            "content-type", ""
-        ):
-            return None
+        """Queries (`resolvers.direct`), one or a batch, by document or persisted hash, answered
+        without Strawberry's view, admitted as `execute_operation` admits them; None for any
+        other request, which the view answers."""
         try:
-            body = self.decode_json(await request.body())
+            body = await self._operations_sent(request)
         except (orjson.JSONDecodeError, HTTPException):
             return None  # the view refuses it again, with its own words
-        batch = isinstance(body, list)
         operations = plain_queries(body)
         if operations is None:
             return None
+        batch = isinstance(body, list)
         admitted = await self._admit(operations, context, batch=batch)
-        assert admitted == operations  # a plain query names no persisted document
-        documents = []
-        for operation in operations:
-            if (document := self.direct.document(operation)) is None:
+        documents: list[DocumentNode | None] = []
+        for operation in admitted:
+            if isinstance(operation, PersistedQueryNotFound):
+                documents.append(None)  # answered as Strawberry's way answers it
+            elif operation.query is None or not (document := self.direct.document(operation)):
                 return None
-            documents.append(document)
+            else:
+                documents.append(document)
         request.state.batch = batch
-        results = await asyncio.gather(
-            *map(partial(self.direct.execute, context=context), documents, operations)
-        )
+
+        async def execute(
+            document: DocumentNode | None, operation: GraphQLRequestData | PersistedQueryNotFound
+        ) -> ExecutionResult:
+            if isinstance(operation, PersistedQueryNotFound):
+                return operation
+            assert document is not None
+            return await self.direct.execute(document, operation, context)
+
+        results = await asyncio.gather(*map(execute, documents, admitted))
         answers = [await self.process_result(request, result) for result in results]
         body = self.encode_json(answers if batch else answers[0])
         return Response(body, media_type="application/json")
+
+    async def _operations_sent(self, request: Request) -> object:
+        """What a request that may go the direct way sends: a POSTed JSON body, or a GET's
+        parameters when they name a persisted query (a GET without `extensions` may be a
+        browser asking for GraphiQL: the view decides); None otherwise."""
+        if request.method == "GET" and "extensions" in request.query_params:
+            return self.parse_query_params(request.query_params)
+        if request.method == "POST" and "application/json" in request.headers.get(
+            "content-type", ""
+        ):
+            return self.decode_json(await request.body())
+        return None
 
     async def _admit(
         self, operations: list[GraphQLRequestData], context: Context, *, batch: bool

@@ -1,15 +1,17 @@
-"""The router answers a plain query directly (`resolvers.direct`) and leaves every other request
-to Strawberry's view. That the two ways answer alike is checked on every query the tests send
-(`executors_agree` in conftest.py); here, which way each kind of request takes."""
+"""The router answers queries directly (`resolvers.direct`), one or a batch, by document or
+persisted hash, and leaves every other request to Strawberry's view. That the two ways answer
+alike is checked on every query the tests send (`executors_agree` in conftest.py); here, which
+way each kind of request takes."""
 
 import hashlib
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
 from resolvers.direct import DirectQueries, plain_query
-from tests.support import Account
+from tests.support import Account, error_codes
 
 ME = "query { me { email } }"
 
@@ -117,12 +119,6 @@ def test_a_variable_that_does_not_coerce_is_a_400_on_the_direct_way(
             200,
             id="batch-with-an-invalid-document",
         ),
-        pytest.param(
-            [{"query": ME}, {"query": ME, "extensions": _persisted(ME)}],
-            200,
-            id="batch-with-a-persisted-query",
-        ),
-        pytest.param({"query": ME, "extensions": _persisted(ME)}, 200, id="persisted"),
         pytest.param({"query": "query { me { nope } }"}, 200, id="invalid"),
         pytest.param({"query": "query { me {"}, 200, id="syntax-error"),
         pytest.param({"query": ME, "operationName": "Other"}, 400, id="unknown-operation"),
@@ -138,7 +134,43 @@ def test_other_requests_take_strawberrys_way(
     assert direct_calls == []
 
 
-def test_a_query_over_get_takes_strawberrys_way(
+def test_a_persisted_query_is_registered_and_answered_directly(
+    client: TestClient, alice: Account, direct_calls: list[str]
+) -> None:
+    body = {"query": ME, "extensions": _persisted(ME)}
+    response = client.post("/graphql", json=body, headers=alice.headers)
+    assert response.json() == {"data": {"me": {"email": "alice@example.com"}}}
+    by_hash = {"extensions": orjson.dumps(_persisted(ME)).decode()}
+    again = client.get("/graphql", params=by_hash, headers=alice.headers)
+    assert again.json() == response.json()
+    assert direct_calls == [ME, ME]
+
+
+def test_a_hash_nobody_registered_is_answered_directly_as_not_found(
+    client: TestClient, alice: Account, direct_calls: list[str]
+) -> None:
+    by_hash = {"extensions": orjson.dumps(_persisted("query { me { id } }")).decode()}
+    response = client.get("/graphql", params=by_hash, headers=alice.headers)
+    assert response.status_code == 200
+    assert error_codes(response.json()) == ["PERSISTED_QUERY_NOT_FOUND"]
+    assert "data" not in response.json()
+    assert direct_calls == []
+
+
+def test_a_persisted_mutation_over_get_takes_strawberrys_way(
+    client: TestClient, alice: Account, direct_calls: list[str]
+) -> None:
+    """The view refuses it: a GET may not mutate."""
+    mutation = 'mutation { logout(refreshToken: "x") }'
+    registered = {"query": mutation, "extensions": _persisted(mutation)}
+    client.post("/graphql", json=registered, headers=alice.headers)
+    by_hash = {"extensions": orjson.dumps(_persisted(mutation)).decode()}
+    response = client.get("/graphql", params=by_hash, headers=alice.headers)
+    assert response.status_code == 400
+    assert direct_calls == []
+
+
+def test_a_query_over_get_without_a_hash_takes_strawberrys_way(
     client: TestClient, alice: Account, direct_calls: list[str]
 ) -> None:
     response = client.get("/graphql", params={"query": ME}, headers=alice.headers)
@@ -160,7 +192,8 @@ def test_a_plain_query_over_the_cost_limit_is_refused_before_it_runs(
 @pytest.mark.parametrize(
     "body",
     [
-        {"query": ME, "extensions": None},
+        {"extensions": None},
+        {"query": ME, "extensions": ["a", "list"]},
         {"query": ME, "other": 1},
         {"query": None},
         {"query": ME, "operationName": 3},
@@ -168,5 +201,5 @@ def test_a_plain_query_over_the_cost_limit_is_refused_before_it_runs(
         "a string",
     ],
 )
-def test_plain_query_takes_only_a_query_its_variables_and_name(body: object) -> None:
+def test_plain_query_takes_only_a_query_its_variables_name_and_extensions(body: object) -> None:
     assert plain_query(body) is None
