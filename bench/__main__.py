@@ -257,7 +257,7 @@ def start_systems(
         system = peers.uvicorn_system(name, args.admin_url, workdir, secret, rounds, workers, **settings)  # fmt: skip
         systems[label] = server = stack.enter_context(system)
         with httpx.Client(base_url=server.url, timeout=60) as client:
-            every += scenarios.seed(client, label, server.database_url, accepts)
+            every += scenarios.seed(client, label, server.database_url, secret, accepts)
         analyze(server.database_url)
     if graphile := peers.postgraphile(systems["service"].database_url, workdir):
         systems["postgraphile"] = stack.enter_context(graphile)

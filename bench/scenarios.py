@@ -2,6 +2,7 @@
 request per scenario, each checked once before it gets any load (see bench/README.md)."""
 
 import hashlib
+import time
 import urllib.parse
 import uuid
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from models import Tag, Task, TaskTag
 
 PASSWORD = "Bench-Passw0rd"
 LIST_TASKS, LIST_COMPLETED = 50, 10
+TOKENS_LAST = 2 * 60 * 60  # seconds: longer than any run
 DEEP_TASKS, DEEP_START = 10_000, 9_950  # the deep page starts at this task (1-based)
 
 GQL_LIST = "query { tasks(first: 50) { nodes { id title completed createdAt owner { name } } } }"
@@ -62,13 +64,20 @@ class Account:
     bearer: dict[str, str]
 
 
-def account(client: httpx.Client, label: str) -> Account:
+def account(client: httpx.Client, label: str, secret: str | None = None) -> Account:
+    """A signed-up, logged-in account. With the bench's `secret`, which every system shares, its
+    access token is signed again to outlast the run: the peers' own expire after 15 minutes,
+    less than a full run, and then they answer 401 at once (each an error, and a flattering
+    rate)."""
     email = f"{label}@bench.example"
     client.post("/api/auth/signup", json={"email": email, "name": label, "password": PASSWORD})
     login = client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
     token = login.json()["access_token"]
-    user_id = uuid.UUID(jwt.decode(token, options={"verify_signature": False})["sub"])
-    return Account(email, user_id, {"Authorization": f"Bearer {token}"})
+    claims = jwt.decode(token, options={"verify_signature": False})
+    if secret is not None:
+        claims["exp"] = int(time.time()) + TOKENS_LAST
+        token = jwt.encode(claims, secret, algorithm="HS256")
+    return Account(email, uuid.UUID(claims["sub"]), {"Authorization": f"Bearer {token}"})
 
 
 def write(database_url: str, statement: sa.Executable, rows: Any = None) -> None:
@@ -159,14 +168,18 @@ def nodes(count: int, first_id: int | None = None) -> Callable[[Any], bool]:
 
 
 def seed(
-    client: httpx.Client, system: str, database_url: str, better_auth_url: str | None = None
+    client: httpx.Client,
+    system: str,
+    database_url: str,
+    secret: str,
+    better_auth_url: str | None = None,
 ) -> list[Scenario]:
     """Accounts and tasks through `system`'s own API, and the scenarios they serve: rest_list and
     rest_create on every uvicorn system (only rest_list with two workers, to compare with one
     worker's), gql_list and gql_batch on the tutorial app too, and the rest on the service, with
     PostGraphile's on the service's database (and with a Better Auth server, the list with its
     token)."""
-    lister, creator = account(client, "lister"), account(client, "creator")
+    lister, creator = account(client, "lister", secret), account(client, "creator", secret)
     seed_list(client, lister, database_url)
     body = {"title": "bench task", "description": "created under load"}
     found = [
@@ -184,7 +197,7 @@ def seed(
             Scenario("gql_batch", system, post("/graphql", lister, GQL_BATCH), expect(200)),
         ]
     if system == "service":
-        found += service(client, lister, database_url) + postgraphile(lister)
+        found += service(client, lister, database_url, secret) + postgraphile(lister)
         if better_auth_url is not None:
             found.append(better_auth_list(client, better_auth_url, database_url))
     return found
@@ -216,11 +229,13 @@ def persisted(client: httpx.Client, account: Account, query: str) -> Request:
     return Request("GET", path, account.bearer)
 
 
-def service(client: httpx.Client, lister: Account, database_url: str) -> list[Scenario]:
+def service(
+    client: httpx.Client, lister: Account, database_url: str, secret: str
+) -> list[Scenario]:
     """The service's GraphQL reads (one by the hash of a persisted query), its lists with tags,
     its paging from the top and from deep down (in the default order, and by due date with a tag
     filter), and logins."""
-    tagger, deep, login = (account(client, label) for label in ("tagger", "deep", "login"))
+    tagger, deep, login = (account(client, label, secret) for label in ("tagger", "deep", "login"))
     seed_list(client, tagger, database_url, tags=TAGS)
     seed_deep(deep, database_url)
     after, next_id = deep_cursor(client, deep, GQL_PAGE)
