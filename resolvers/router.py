@@ -202,8 +202,8 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         for operation in admitted:
             if isinstance(operation, PersistedQueryNotFound):
                 documents.append(None)  # answered as Strawberry's way answers it
-            elif operation.query is None or not (document := self.direct.document(operation)):
-                return None
+            elif operation.query is None or (document := self.direct.document(operation)) is None:
+                return None  # no query to run, or one the view answers (errors, mutations)
             else:
                 documents.append(document)
         request.state.batch = batch
