@@ -6,9 +6,9 @@ GET by the hash of a persisted query. For it, Strawberry's view and its extensio
 bookkeeping: about 0.3 ms of CPU of a `gql_list` request (measured in process, side by side:
 2.4 to 2.7 ms a request before, 2.1 to 2.4 ms after, the test client's share included). So the
 router answers such a request itself, through the same parts: the document from the parser's
-cache and its token limit, checked by the same validation rules (its own cache of documents
-that passed), executed by the schema's executor and plans (a batch's queries concurrently, as
-Strawberry runs them), errors presented by `ErrorCodes`' own `present`.
+cache and its token limit, checked by the same validation rules through the same cache,
+executed by the schema's executor and plans (a batch's queries concurrently, as Strawberry runs
+them), errors presented by `ErrorCodes`' own `present`.
 
 Anything else takes Strawberry's way, which answers it as before: a GET without a hash, a
 mutation or subscription, every document that does not parse or validate (its errors are
@@ -16,10 +16,7 @@ reported there, once), and a batch holding any of those. `tests/conftest.py` hol
 to the same bytes for every query the tests send.
 """
 
-from functools import lru_cache
-
 from graphql import (
-    ASTValidationRule,
     DocumentNode,
     GraphQLError,
     OperationType,
@@ -28,7 +25,6 @@ from graphql import (
 )
 from strawberry.execution import optimized_is_awaitable
 from strawberry.http import GraphQLRequestData
-from strawberry.schema.schema import validate_document
 from strawberry.types.execution import ExecutionResult
 from strawberry.utils.await_maybe import await_maybe
 
@@ -38,7 +34,6 @@ from resolvers.parser_cache import parse_document
 from resolvers.plans import PlannedExecutor
 from resolvers.schema import TodoSchema
 
-VALID_DOCUMENTS_KEPT = 256  # as many as the parser's and validation's caches keep
 _KEYS = frozenset({"query", "variables", "operationName", "extensions"})
 
 
@@ -76,26 +71,21 @@ class DirectQueries:
 
     def __init__(self, schema: TodoSchema) -> None:
         self.schema = schema
-        checks = schema.checks
-        self.rules: tuple[type[ASTValidationRule], ...] = checks.validation_rules
-        self.max_tokens = checks.max_tokens
-        self.suggest = checks.suggest
-        self._valid = lru_cache(maxsize=VALID_DOCUMENTS_KEPT)(self._is_valid)
-
-    def _is_valid(self, document: DocumentNode) -> bool:
-        return not validate_document(self.schema._schema, document, self.rules)
+        self.checks = schema.checks
 
     def document(self, operation: GraphQLRequestData) -> DocumentNode | None:
         """The operation's document, when it parses, validates, and names a query; else None."""
         assert operation.query is not None
         try:
-            document = parse_document(operation.query, self.max_tokens)
+            document = parse_document(operation.query, self.checks.max_tokens)
         except GraphQLError:
             return None
         chosen = get_operation_ast(document, operation.operation_name)
         if chosen is None or chosen.operation is not OperationType.QUERY:
             return None
-        return document if self._valid(document) else None
+        if self.checks.validation_errors(self.schema._schema, document):
+            return None
+        return document
 
     async def execute(
         self, document: DocumentNode, operation: GraphQLRequestData, context: Context
@@ -118,5 +108,5 @@ class DirectQueries:
         errors = result.errors
         if errors:
             self.schema._process_errors(errors)
-            errors = [present(error, suggest=self.suggest) for error in errors]
+            errors = [present(error, suggest=self.checks.suggest) for error in errors]
         return ExecutionResult(data=result.data, errors=errors, extensions=result.extensions)

@@ -6,7 +6,13 @@ from functools import partial
 from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError, specified_rules
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    specified_rules,
+)
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -21,7 +27,7 @@ from app.settings import Settings
 from models.task import MAX_PAGE_SIZE
 from resolvers import document_limits, mutations, queries, subscriptions
 from resolvers.error_codes import ErrorCodes
-from resolvers.parser_cache import CachedParser
+from resolvers.parser_cache import DOCUMENTS_KEPT, CachedParser
 from resolvers.plans import PlannedExecutor, Plans
 from schema.types import (
     AuthPayload,
@@ -132,6 +138,16 @@ class Checks:
         """All the rules, as Strawberry's `AddValidationRules` extends the specified ones."""
         return (*specified_rules, *self.rules)
 
+    def validation_errors(
+        self, schema: GraphQLSchema, document: DocumentNode
+    ) -> list[GraphQLError]:
+        """`document`'s errors against all the rules, from the cache the schema's
+        `ValidationCache` fills (Strawberry shares one per size): a document is validated once,
+        whichever way its requests take."""
+        validate = ValidationCache(maxsize=DOCUMENTS_KEPT).cached_validate_document
+        errors: list[GraphQLError] = validate(schema, document, self.validation_rules)
+        return errors
+
     def extensions(self) -> list[Callable[[], SchemaExtension]]:
         """Factories, not instances: Strawberry builds fresh extensions for each operation.
         The caches key on the query text (with the token limit) and on the parsed document."""
@@ -139,7 +155,7 @@ class Checks:
             partial(MaxTokensLimiter, max_token_count=self.max_tokens),
             CachedParser,
             partial(AddValidationRules, list(self.rules)),
-            partial(ValidationCache, maxsize=256),
+            partial(ValidationCache, maxsize=DOCUMENTS_KEPT),
             partial(ErrorCodes, suggest=self.suggest),
         ]
 
