@@ -22,7 +22,7 @@ migrate: install
 	$(BIN)/alembic upgrade head
 
 run: migrate
-	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT)
+	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
 
 # Production-style serving: several worker processes (set WORKERS), no auto-reload, no access log.
 # Keep-alive outlasts clients' and balancers' idle timeouts (often 60 s): a server that closes an
@@ -32,7 +32,7 @@ run: migrate
 WORKERS ?= 2
 HTTP ?= h11
 serve: migrate
-	$(BIN)/uvicorn app.main:create_app --factory --host $(HOST) --port $(PORT) \
+	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) \
 		--workers $(WORKERS) --no-access-log --proxy-headers --timeout-keep-alive 75 \
 		--http $(HTTP) --h11-max-incomplete-event-size 16384 --ws-max-size 1048576
 

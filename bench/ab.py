@@ -86,8 +86,8 @@ def main() -> None:
     ):
         bench = Bench(args, Path(logs), admin)
         sides = {
-            args.revision: ("app.main:create_app", "--factory", "--app-dir", str(other)),
-            "checked out": ("app.main:create_app", "--factory"),
+            args.revision: ("app.factory:create_app", "--factory", "--app-dir", str(other)),
+            "checked out": ("app.factory:create_app", "--factory"),
         }
         systems = {name: seeded(stack, args.admin_url, bench.workdir, name, app, secret)
                    for name, app in sides.items()}  # fmt: skip

@@ -35,7 +35,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.main import create_app
+from app.factory import create_app
 from app.settings import Settings
 from tests.reliability.node_tools import node_with_modules
 

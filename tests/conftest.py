@@ -25,7 +25,7 @@ from sqlmodel import SQLModel
 from strawberry.http import GraphQLRequestData
 
 import models  # noqa: F401 (registers the tables)
-from app.main import create_app
+from app.factory import create_app
 from app.settings import Settings
 from app.statements import Runner
 from resolvers.context import Context

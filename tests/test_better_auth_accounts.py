@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from app.main import create_app
+from app.factory import create_app
 from app.services import users
 from app.settings import Settings
 from app.statements import Runner

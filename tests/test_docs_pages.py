@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.docs import ASSETS_PATH, CONTENT_SECURITY_POLICIES, STATIC, Page
-from app.main import create_app
+from app.factory import create_app
 from app.settings import Settings
 from tests.conftest import ROOT
 

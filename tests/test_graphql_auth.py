@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.main import create_app
+from app.factory import create_app
 from app.settings import Settings
 from tests.support import PASSWORD, Account, error_codes, graphql, signup
 

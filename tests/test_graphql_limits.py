@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from app.main import create_app
+from app.factory import create_app
 from app.settings import Settings
 from tests.support import Account, error_codes, graphql
 from tests.test_subscriptions import PROTOCOL

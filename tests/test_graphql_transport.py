@@ -5,7 +5,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
+from app.factory import create_app
 from app.settings import Settings
 from tests.support import Account, create_task, error_codes, graphql
 

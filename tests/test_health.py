@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
+from app.factory import create_app
 from app.settings import Settings
 from tests.conftest import TEST_SECRET
 from tests.support import Account

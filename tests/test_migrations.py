@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect
 from sqlmodel import SQLModel
 
-from app.main import create_app
+from app.factory import create_app
 from app.security import encode_token, hash_password
 from app.settings import Settings
 from models import include_in_autogenerate

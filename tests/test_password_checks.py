@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
 from app import security
-from app.main import create_app
+from app.factory import create_app
 from app.settings import Settings
 from models import User
 from tests.support import PASSWORD, database, error_codes, signup

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import func, select
 
-from app.main import create_app
+from app.factory import create_app
 from app.settings import Settings
 from models import PersistedQuery
 from resolvers.persisted_queries import STORED_DOCUMENT_MAX_CHARS

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from app import settings as settings_module
-from app.main import create_app
+from app.factory import create_app
 from app.settings import Settings
 from tests.support import Account, graphql, register
 

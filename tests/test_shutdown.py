@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.pool import NullPool
 
-from app.main import create_app
+from app.factory import create_app
 from app.services import retention, trash
 from app.settings import Settings
 from app.statements import Runner

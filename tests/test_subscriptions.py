@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
-from app.main import create_app
+from app.factory import create_app
 from app.security import decode_token, encode_claims
 from app.services import tasks as task_service
 from app.settings import Settings

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
+from app.factory import create_app
 from app.settings import Settings
 from tests.support import Account, create_task
 

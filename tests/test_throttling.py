@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app import security
-from app.main import create_app
+from app.factory import create_app
 from app.settings import Settings
 from tests.support import PASSWORD, error_codes, graphql, signup
 

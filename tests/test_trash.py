@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlmodel import update
 
-from app.main import create_app
+from app.factory import create_app
 from app.services.trash import purge_expired
 from app.settings import Settings
 from app.statements import Runner

@@ -5,7 +5,7 @@ Their `target` fixture (the app on the test's database) is in conftest.py."""
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 
-from app.main import create_app
+from app.factory import create_app
 from app.settings import Settings
 from tests.conftest import TEST_SECRET
 

@@ -200,7 +200,7 @@ def uvicorn_server(
     *,
     workers: int = 1,
     options: Sequence[str] = (),
-    app: Sequence[str] = ("app.main:create_app", "--factory"),
+    app: Sequence[str] = ("app.factory:create_app", "--factory"),
 ) -> contextlib.AbstractContextManager[Server]:
     """uvicorn serving `app` (the service by default), as `serving` starts and stops it."""
 

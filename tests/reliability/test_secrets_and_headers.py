@@ -26,7 +26,7 @@ def _start_production(tmp_path: Path, **env: str) -> tuple[int | None, str, bool
     its output, and whether it ever answered HTTP."""
     port = free_port(SERVER_PORTS)
     command = [
-        sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
+        sys.executable, "-m", "uvicorn", "app.factory:create_app", "--factory",
         "--host", HOST, "--port", str(port),
     ]  # fmt: skip
     log = tmp_path / f"production-{port}.log"

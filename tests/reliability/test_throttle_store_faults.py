@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from app.main import create_app
+from app.factory import create_app
 from app.security import hash_password
 from app.services.tokens import start_session
 from app.services.users import by_email

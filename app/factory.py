@@ -1,0 +1,106 @@
+"""The application factory: settings in, a FastAPI app with both doors (REST and GraphQL) out.
+
+The composition root: the one module of `app` that knows GraphQL exists (`resolvers.router`).
+"""
+
+import asyncio
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
+
+from app.api.error_handlers import install_error_handlers
+from app.api.openapi import install_openapi
+from app.api.routes import auth, health, tasks, trash
+from app.docs import install_docs
+from app.listener import listen
+from app.middleware import ApiHeadersMiddleware, BodyLimitMiddleware, QueryStringMiddleware
+from app.runtime import Runtime
+from app.services.retention import purge_trash_periodically
+from app.settings import Settings, get_settings
+from resolvers.router import TodoGraphQLRouter
+
+# FastAPI's native OpenTelemetry, off: otherwise each request asks for the global providers.
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Short operation ids (`signup`, `list_tasks`) for generated clients: the handler's name."""
+    return route.name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    runtime = Runtime.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Everything built so far lives as long as the process: the collector need not trace it
+        # again on each full collection (the gc module's advice for long-running servers).
+        gc.freeze()
+        runtime.broker.start(asyncio.get_running_loop())
+        async with anyio.create_task_group() as background:
+            background.start_soon(purge_trash_periodically, runtime)
+            if not settings.is_sqlite:  # SQLite's events come from this process's own writes
+                background.start_soon(listen, runtime.db.engine, runtime.broker)
+            yield
+            background.cancel_scope.cancel()
+        await runtime.authenticator.aclose()
+        await runtime.db.close(within=settings.db_timeout)
+
+    app = FastAPI(
+        title="Todo API",
+        version="1.0.0",
+        description="A multi-user todo service: REST under `/api`, GraphQL at `/graphql`.",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+        openapi_url="/openapi.json" if settings.api_docs_enabled else None,
+        docs_url=None,  # Swagger UI and ReDoc come from app.docs, with no CDN
+        redoc_url=None,
+        # No slash redirects: Starlette builds their Location from the Host header, which would
+        # send a client to whatever host a request names. A clear 404 is better.
+        redirect_slashes=False,
+        telemetry=None if settings.telemetry else NO_TELEMETRY,
+    )
+    app.state.runtime = runtime
+
+    for router in (health.router, auth.router, tasks.router, trash.router):
+        app.include_router(router, prefix="/api")
+    app.include_router(TodoGraphQLRouter(settings))
+    install_docs(app, settings)
+
+    install_error_handlers(app)
+    install_openapi(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=False,  # bearer tokens, no cookies: nothing for a browser to attach
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "If-Match",
+            "If-None-Match",
+            "Idempotency-Key",
+        ],
+        expose_headers=[
+            "X-Total-Count",
+            "Retry-After",
+            "WWW-Authenticate",
+            "ETag",
+            "Idempotent-Replayed",
+        ],
+    )
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        timeout=settings.request_body_timeout,
+    )
+    app.add_middleware(QueryStringMiddleware)
+    app.add_middleware(ApiHeadersMiddleware)
+    return app
