@@ -47,7 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with anyio.create_task_group() as background:
             background.start_soon(purge_trash_periodically, runtime)
             if not settings.is_sqlite:  # SQLite's events come from this process's own writes
-                background.start_soon(listen, runtime.db.engine, runtime.broker)
+                background.start_soon(
+                    listen, runtime.db.engine, runtime.broker, settings.listener_url
+                )
             yield
             background.cancel_scope.cancel()
         await runtime.authenticator.aclose()

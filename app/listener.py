@@ -19,7 +19,7 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 from anyio import to_thread
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 
 from app.broker import Broker
 from app.events import CHANNEL
@@ -41,13 +41,14 @@ class ConnectionLost(Exception):
     pass
 
 
-async def listen(engine: Engine, broker: Broker) -> None:
-    """Forward this database's events to `broker` until cancelled."""
+async def listen(engine: Engine, broker: Broker, url: str | None = None) -> None:
+    """Forward the events of `url` (default: the engine's database) to `broker` until
+    cancelled. Behind a pooler in transaction mode, `url` names PostgreSQL itself."""
     backoff = 0.1
     lost = False
     while True:
         try:
-            connection = await _connected(engine)
+            connection = await _connected(engine, url)
         except psycopg2.Error as error:
             logger.warning("event listener cannot connect (retrying): %s", str(error).strip())
             await asyncio.sleep(backoff)
@@ -71,13 +72,13 @@ async def listen(engine: Engine, broker: Broker) -> None:
             connection.close()
 
 
-async def _connected(engine: Engine) -> psycopg2.extensions.connection:
+async def _connected(engine: Engine, url: str | None) -> psycopg2.extensions.connection:
     """`_connect` in a worker thread. Cancelled meanwhile (the app shutting down), the thread
     still finishes, and the connection it made is closed here rather than left to the garbage
     collector (which, after the lifespan's `gc.freeze()`, would never close it)."""
     made: list[psycopg2.extensions.connection] = []
     try:
-        await to_thread.run_sync(lambda: made.append(_connect(engine)))
+        await to_thread.run_sync(lambda: made.append(_connect(engine, url)))
     except BaseException:
         for connection in made:
             connection.close()
@@ -85,9 +86,10 @@ async def _connected(engine: Engine) -> psycopg2.extensions.connection:
     return made[0]
 
 
-def _connect(engine: Engine) -> psycopg2.extensions.connection:
-    """A connection of its own, with the engine's parameters, listening on `CHANNEL`."""
-    _, options = engine.dialect.create_connect_args(engine.url)  # psycopg2's: all by keyword
+def _connect(engine: Engine, url: str | None) -> psycopg2.extensions.connection:
+    """A connection of its own, to `url` or the engine's database, listening on `CHANNEL`."""
+    target = make_url(url) if url else engine.url
+    _, options = engine.dialect.create_connect_args(target)  # psycopg2's: all by keyword
     parameters: dict[str, Any] = {**options, **OPTIONS}
     connection: psycopg2.extensions.connection = psycopg2.connect(**parameters)
     connection.set_session(autocommit=True)

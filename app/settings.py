@@ -86,6 +86,12 @@ class Settings(BaseSettings):
         "sqlite:///./todo.db",
         description="SQLite or PostgreSQL; `postgresql://` is mapped to the psycopg2 driver.",
     )
+    listener_database_url: str | None = Field(
+        None,
+        description="PostgreSQL for the event listener's `LISTEN`, when `DATABASE_URL` goes "
+        "through a pooler in transaction mode (PgBouncer), where `LISTEN` does not hold. "
+        "Default: `DATABASE_URL`.",
+    )
     pool_size: int = Field(
         10, ge=1, description="PostgreSQL connections per worker; also the units run at once."
     )
@@ -242,10 +248,12 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "listener_database_url")
     @classmethod
-    def use_psycopg2(cls, url: str) -> str:
+    def use_psycopg2(cls, url: str | None) -> str | None:
         """SQLAlchemy 2.1 maps a bare postgresql:// URL to psycopg 3; our driver is psycopg2."""
+        if url is None:
+            return None
         for prefix in ("postgresql://", "postgres://"):
             if url.startswith(prefix):
                 return "postgresql+psycopg2://" + url.removeprefix(prefix)
@@ -316,6 +324,11 @@ class Settings(BaseSettings):
             audience=self.better_auth_audience or issuer,
             max_token_seconds=self.better_auth_max_token_seconds,
         )
+
+    @property
+    def listener_url(self) -> str:
+        """Where the event listener connects: a session of its own, past any pooler."""
+        return self.listener_database_url or self.database_url
 
     @property
     def is_sqlite(self) -> bool:

@@ -70,6 +70,23 @@ def test_postgres_urls_use_psycopg2(url: str) -> None:
     assert settings.database_url == "postgresql+psycopg2://u@h/db"
 
 
+def test_the_listener_connects_where_the_pool_does_unless_told_otherwise() -> None:
+    settings = Settings(
+        database_url="postgresql://u@pool/db", jwt_secret=LONG_SECRET, _env_file=None
+    )
+    assert settings.listener_url == "postgresql+psycopg2://u@pool/db"
+
+
+def test_the_listener_may_bypass_a_pooler_in_transaction_mode() -> None:
+    settings = Settings(
+        database_url="postgresql://u@pgbouncer:6432/db",
+        listener_database_url="postgres://u@postgres:5432/db",
+        jwt_secret=LONG_SECRET,
+        _env_file=None,
+    )
+    assert settings.listener_url == "postgresql+psycopg2://u@postgres:5432/db"
+
+
 def test_cors_origins_are_read_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CORS_ORIGINS", "http://a.test, http://b.test")
     settings = Settings(jwt_secret=LONG_SECRET, _env_file=None)
