@@ -59,12 +59,17 @@ run: migrate
 # idle connection first races the next request sent on it. The h11 parser with a 16 KiB bound on
 # a request's head refuses huge headers at once; uvicorn's default parser (httptools) has no bound
 # (see docs/operations.md, Deployment: behind a proxy that bounds headers, HTTP=httptools is faster).
+# The workers' metrics add up in METRICS_DIR, emptied at each start (app/metrics.py). The app
+# reads the proxy headers itself (app/access.py), and the access line is its own.
 WORKERS ?= 2
 HTTP ?= h11
+METRICS_DIR ?= .metrics
 serve: migrate
-	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) \
-		--workers $(WORKERS) --no-access-log --proxy-headers --timeout-keep-alive 75 \
-		--http $(HTTP) --h11-max-incomplete-event-size 16384 --ws-max-size 1048576
+	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
+	PROMETHEUS_MULTIPROC_DIR=$(abspath $(METRICS_DIR)) $(BIN)/uvicorn app.main:app \
+		--host $(HOST) --port $(PORT) --workers $(WORKERS) --no-access-log --no-proxy-headers \
+		--timeout-keep-alive 75 --http $(HTTP) --h11-max-incomplete-event-size 16384 \
+		--ws-max-size 1048576
 
 # The Node clients of tests/reliability/test_graphql_over_http.py (the GraphQL-over-HTTP audit,
 # Apollo Client) are installed from their lockfile when npm is there; without Node they skip.

@@ -29,6 +29,8 @@ import jwt
 from app.better_auth import LEEWAY_SECONDS, BetterAuthIdentity, BetterAuthTokens, KeySet
 from app.database import Database
 from app.errors import AuthError, FieldError, InvalidInput
+from app.logs import note_user
+from app.metrics import Metrics
 from app.security import ALGORITHM, TOKEN_EXPIRED, TokenClaims, decode_token
 from app.services import identities
 from app.settings import Settings
@@ -58,7 +60,7 @@ class _Accepted:
 class Authenticator:
     """Turns an `Authorization` header into the viewer the services run for."""
 
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(self, settings: Settings, db: Database, metrics: Metrics) -> None:
         self._signing_key = settings.signing_key
         self._db = db
         self._http: httpx.AsyncClient | None = None
@@ -66,7 +68,7 @@ class Authenticator:
         if (server := settings.better_auth) is not None:
             self._http = httpx.AsyncClient()
             self.better_auth = BetterAuthTokens(
-                KeySet(server.jwks_url, self._http),
+                KeySet(server.jwks_url, self._http, metrics=metrics),
                 issuer=server.issuer,
                 audience=server.audience,
                 max_lifetime=server.max_token_seconds,
@@ -82,7 +84,11 @@ class Authenticator:
         """The viewer of the header's token; `AuthError` for no token or one not accepted,
         `Unavailable` while the key set cannot be fetched for a Better Auth token's key,
         `IdentityConflict` for a first Better Auth token whose email has an account here."""
-        token = bearer_token(authorization)
+        viewer = await self._viewer(bearer_token(authorization))
+        note_user(viewer.user_id)  # for the request's access line
+        return viewer
+
+    async def _viewer(self, token: str) -> TokenClaims:
         own = self._own.get(token)
         if own is not None:
             return self._own_until_expiry(token, own)

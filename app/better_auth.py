@@ -27,6 +27,7 @@ import jwt
 from email_validator import EmailNotValidError
 
 from app.errors import AuthError, Unavailable
+from app.metrics import Metrics
 from app.security import INVALID_TOKEN
 from models.identity import SUBJECT_MAX
 from models.text import EMAIL_MAX, normalise_email
@@ -64,8 +65,10 @@ class KeySet:
         url: str,
         client: httpx.AsyncClient,
         clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
     ) -> None:
         self._url = url
+        self._metrics = metrics
         self._client = client
         self._clock = clock
         self._keys: dict[str, jwt.PyJWK] = {}
@@ -113,8 +116,14 @@ class KeySet:
             except (httpx.HTTPError, ValueError, jwt.PyJWKSetError) as error:
                 logger.warning("Better Auth key set not fetched from %s: %r", self._url, error)
                 self._failing = True
+                self._count_fetch("failed")
                 return
             self._keys, self._fetched_at, self._failing = keys, self._tried_at, False
+            self._count_fetch("ok")
+
+    def _count_fetch(self, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.key_set_fetches.labels(outcome).inc()
 
 
 def _usable_keys(document: object) -> dict[str, jwt.PyJWK]:

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from app.events import SessionEnded, TaskEvent, parse
+from app.metrics import Metrics
 from models.utc import utcnow
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ class Broker:
     """Per instance: subscriptions and sockets by user; events handed over from any thread, in
     the order they are handed over (on SQLite, commit order: `app.statements.AfterCommit`)."""
 
-    def __init__(self, max_sockets_per_user: int) -> None:
+    def __init__(self, max_sockets_per_user: int, metrics: Metrics) -> None:
+        self._metrics = metrics
         self.max_sockets_per_user = max_sockets_per_user
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subscriptions: dict[uuid.UUID, set[Subscription]] = defaultdict(set)
@@ -82,15 +84,18 @@ class Broker:
                 continue
             for subscription in self._subscriptions.get(event.user_id, ()):
                 subscription.put(event)
+                self._metrics.events_delivered.inc()
 
     @contextlib.asynccontextmanager
     async def subscribe(self, user_id: uuid.UUID) -> AsyncIterator["Subscription"]:
         """The events of `user_id`'s tasks from now on, while the block runs."""
         subscription = Subscription()
         self._subscriptions[user_id].add(subscription)
+        self._metrics.subscriptions.inc()
         try:
             yield subscription
         finally:
+            self._metrics.subscriptions.dec()
             subscriptions = self._subscriptions.get(user_id)
             if subscriptions is not None:
                 subscriptions.discard(subscription)
@@ -111,14 +116,16 @@ class Broker:
             delay, self._close, socket, 4401, "Unauthorized"
         )
         sockets.add(socket)
+        self._metrics.sockets.inc()
         return socket
 
     def disconnect(self, socket: Socket) -> None:
         if socket.expiry is not None:
             socket.expiry.cancel()
         sockets = self._sockets.get(socket.user_id)
-        if sockets is not None:
+        if sockets is not None and socket in sockets:
             sockets.discard(socket)
+            self._metrics.sockets.dec()
             if not sockets:
                 del self._sockets[socket.user_id]
 

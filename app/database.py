@@ -8,11 +8,13 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import anyio
 from anyio import to_thread
-from sqlalchemy import Engine, literal, select
+from opentelemetry.trace import Tracer
+from sqlalchemy import Engine, event, literal, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from app.errors import Unavailable
+from app.metrics import Metrics, Pending
 from app.security import TokenClaims
 from app.statements import AfterCommit, Prepared, Runner, Statement
 from app.throttle import Window
@@ -61,10 +63,16 @@ class Database:
         engine: Engine,
         timeout: float,
         threads: int,
+        metrics: Metrics,
+        tracer: Tracer | None = None,
         after_commit: Callable[[list[str]], None] | None = None,
         writes: Window | None = None,
     ) -> None:
         self.engine = engine
+        self._metrics = metrics
+        self._tracer = tracer
+        event.listen(engine, "checkout", lambda *_: metrics.connections_in_use.inc())
+        event.listen(engine, "checkin", lambda *_: metrics.connections_in_use.dec())
         self._after_commit = AfterCommit(after_commit) if after_commit is not None else None
         self._writes = writes  # each user's task writes of the minute; None: unlimited
         self.timeout = timeout
@@ -83,11 +91,21 @@ class Database:
         def on_a_runner() -> T:
             with self._in_flight:
                 self._running += 1
-            runner = Runner(self.engine, self._prepared, self._after_commit)
+            self._metrics.units_running.inc()
             try:
-                return service(runner, *args, **kwargs)
+                runner = Runner(
+                    self.engine,
+                    self._prepared,
+                    self._after_commit,
+                    self._metrics.events_published,
+                    self._tracer,
+                )
+                try:
+                    return service(runner, *args, **kwargs)
+                finally:
+                    runner.close()
             finally:
-                runner.close()
+                self._metrics.units_running.dec()
                 with self._in_flight:
                     self._running -= 1
 
@@ -128,9 +146,17 @@ class Database:
         server never closes the socket, so only a deadline notices) raises `Unavailable`. A thread
         stuck on a frozen server is abandoned; it ends when the server answers or goes away.
         """
+        waiting = Pending(self._metrics.units_waiting)
+
+        def started() -> T:
+            waiting.end()
+            return unit()
+
         try:
             async with asyncio.timeout(self.timeout):  # cheaper than anyio's cancel scopes
-                return await to_thread.run_sync(unit, abandon_on_cancel=True, limiter=self._threads)
+                return await to_thread.run_sync(
+                    started, abandon_on_cancel=True, limiter=self._threads
+                )
         except (TimeoutError, OperationalError, PoolTimeoutError) as error:
             logger.warning("database unavailable: %r", error)
             raise Unavailable(DATABASE_UNAVAILABLE) from None
@@ -139,3 +165,5 @@ class Database:
                 logger.warning("database connection lost: %r", error)
                 raise Unavailable(DATABASE_UNAVAILABLE) from None
             raise
+        finally:
+            waiting.end()  # given up before it started

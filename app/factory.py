@@ -13,10 +13,14 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi.telemetry import TelemetryConfig
+from opentelemetry.trace import TracerProvider
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from app import tracing
+from app.access import ObservedRequests
 from app.api.error_handlers import install_error_handlers
 from app.api.openapi import install_openapi
-from app.api.routes import auth, health, tasks, trash
+from app.api.routes import auth, health, metrics, tasks, trash
 from app.docs import install_docs
 from app.listener import listen
 from app.middleware import ApiHeadersMiddleware, BodyLimitMiddleware, QueryStringMiddleware
@@ -34,9 +38,22 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, tracer_provider: TracerProvider | None = None
+) -> FastAPI:
+    """The app of `settings` (default: the environment's); traced by `tracer_provider`, or by
+    the one `OTEL_EXPORTER_OTLP_ENDPOINT` asks for (`app.tracing`)."""
     settings = settings or get_settings()
-    runtime = Runtime.from_settings(settings)
+    tracer_provider = tracer_provider or tracing.tracer_provider(settings)
+    runtime = Runtime.from_settings(settings, tracing.tracer_of(tracer_provider))
+    telemetry: TelemetryConfig | None = None if settings.telemetry else NO_TELEMETRY
+    if tracer_provider is not None:  # FastAPI's request spans, to the same provider
+        telemetry = {
+            "tracer_provider": tracer_provider,
+            "tracing": True,
+            "metrics": settings.telemetry,
+            "logs": settings.telemetry,
+        }
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -54,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             background.cancel_scope.cancel()
         await runtime.authenticator.aclose()
         await runtime.db.close(within=settings.db_timeout)
+        runtime.metrics.process_ended()
 
     app = FastAPI(
         title="Todo API",
@@ -67,12 +85,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # No slash redirects: Starlette builds their Location from the Host header, which would
         # send a client to whatever host a request names. A clear 404 is better.
         redirect_slashes=False,
-        telemetry=None if settings.telemetry else NO_TELEMETRY,
+        telemetry=telemetry,
     )
     app.state.runtime = runtime
 
-    for router in (health.router, auth.router, tasks.router, trash.router):
-        app.include_router(router, prefix="/api")
+    # Each router names its whole path (`/api/...`), so the route a request took knows its
+    # template (`app.access` labels metrics with it): an included router's prefix it would not.
+    for router in (health.router, auth.router, tasks.router, trash.router, metrics.router):
+        app.include_router(router)
     app.include_router(TodoGraphQLRouter(settings))
     install_docs(app, settings)
 
@@ -105,4 +125,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(QueryStringMiddleware)
     app.add_middleware(ApiHeadersMiddleware)
+    if settings.observe_requests:
+        app.add_middleware(
+            ObservedRequests,
+            metrics=runtime.metrics,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+        )
+    else:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     return app

@@ -5,5 +5,9 @@ it. Tests and scripts that choose their own settings call `app.factory.create_ap
 """
 
 from app.factory import create_app
+from app.logs import configure_logging
+from app.settings import get_settings
 
-app = create_app()
+settings = get_settings()
+configure_logging(settings.logs_as)
+app = create_app(settings)

@@ -1,18 +1,21 @@
 """Passwords and tokens: plain functions over bcrypt and PyJWT, with no web framework in sight."""
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio
 import bcrypt
 import jwt
 
 from app.errors import AuthError
+from app.metrics import Metrics, Pending
 from models.utc import utcnow
 
+T = TypeVar("T")
 ALGORITHM = "HS256"
 TokenType = Literal["access", "refresh"]
 # The password_hash of an account without a password (made by a Better Auth sign-in). No bcrypt
@@ -56,19 +59,31 @@ class PasswordHasher:
     threads that other requests need. Waiting callers wait here as coroutines, holding no thread.
     """
 
-    def __init__(self, rounds: int, max_concurrent: int) -> None:
+    def __init__(self, rounds: int, max_concurrent: int, metrics: Metrics) -> None:
         self.rounds = rounds
         self._slots = anyio.CapacityLimiter(max_concurrent)
+        self._metrics = metrics
 
     async def hash(self, password: str) -> str:
-        return await anyio.to_thread.run_sync(
-            hash_password, password, self.rounds, limiter=self._slots
-        )
+        return await self._in_a_slot(lambda: hash_password(password, self.rounds))
 
     async def verify(self, password: str, password_hash: str | None) -> bool:
-        return await anyio.to_thread.run_sync(
-            check_password, password, password_hash, self.rounds, limiter=self._slots
-        )
+        return await self._in_a_slot(lambda: check_password(password, password_hash, self.rounds))
+
+    async def _in_a_slot(self, work: Callable[[], T]) -> T:
+        """`work()` in a worker thread once a slot is free, counted as waiting, then as
+        running."""
+        waiting = Pending(self._metrics.hashes_waiting)
+
+        def started() -> T:
+            waiting.end()
+            with Metrics.inside(self._metrics.hashes_running):
+                return work()
+
+        try:
+            return await anyio.to_thread.run_sync(started, limiter=self._slots)
+        finally:
+            waiting.end()
 
 
 @dataclass(frozen=True)

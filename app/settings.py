@@ -220,6 +220,32 @@ class Settings(BaseSettings):
         description="FastAPI's OpenTelemetry spans, metrics and logs, to the providers the "
         "deployment configures. Off, it costs nothing; on, every request looks for a provider.",
     )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None,
+        description="OpenTelemetry's own: where traces go (OTLP over HTTP), with the extra "
+        "`.[otel]` installed. Unset: no traces, at no cost.",
+    )
+    observe_requests: bool = Field(
+        True,
+        description="Request ids (`X-Request-ID`), one access log line per request, and the "
+        "request and GraphQL metrics.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="The bearer token `/metrics` asks for. Unset: `/metrics` answers 404, but in "
+        "development, where it is open.",
+    )
+    log_format: Literal["text", "json"] | None = Field(
+        None,
+        description="`text` or `json` (one object per line). Default: text in development, JSON "
+        "elsewhere.",
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1,::1",
+        description="The proxies trusted to name the client (`X-Forwarded-For`, "
+        "`X-Forwarded-Proto`) and the request (`X-Request-ID`): addresses, networks, or `*`. "
+        "uvicorn reads the same variable.",
+    )
 
     better_auth_url: str | None = Field(
         None,
@@ -324,6 +350,12 @@ class Settings(BaseSettings):
             audience=self.better_auth_audience or issuer,
             max_token_seconds=self.better_auth_max_token_seconds,
         )
+
+    @property
+    def logs_as(self) -> Literal["text", "json"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "text" if self.environment == "development" else "json"
 
     @property
     def listener_url(self) -> str:

@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+from opentelemetry.trace import Tracer
+from prometheus_client import Counter
 from sqlalchemy import Dialect, Engine, Select
 from sqlalchemy.engine.interfaces import DBAPIConnection, IsolationLevel
 from sqlalchemy.exc import DBAPIError
@@ -36,6 +38,7 @@ from sqlalchemy.sql.dml import UpdateBase
 
 from app.engine import TRANSACTION_ISOLATION
 from app.events import announce
+from app.tracing import statement_span
 
 AnySelect = Select[*tuple[Any, ...]]
 Statement = AnySelect | UpdateBase
@@ -130,8 +133,13 @@ class Runner:
         engine: Engine,
         prepared: dict[Statement, Prepared],
         after_commit: AfterCommit | None = None,
+        published: Counter | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
+        self._tracer = tracer  # a span per statement (`app.tracing`); None: no tracing
         self._engine = engine
+        self._published = published  # counts the events of committed writes
+        self._events = 0  # events of the transaction, counted at its commit
         self._dialect = engine.dialect
         self._prepared = prepared
         self._after_commit = after_commit
@@ -177,8 +185,10 @@ class Runner:
         try:
             yield
             dialect.do_commit(self._connection)
+            self._count_events()
         except BaseException:
             self._announced.clear()  # rolled back: nothing to announce
+            self._events = 0
             with contextlib.suppress(dialect.loaded_dbapi.Error):
                 dialect.do_rollback(self._connection)
             raise
@@ -210,7 +220,15 @@ class Runner:
         """The rows without their `announce` column; its payloads kept for `after_commit`."""
         if self._after_commit is not None:
             self._announced.extend(row[-1] for row in rows)
+        self._events += len(rows)
+        if not self._in_transaction:
+            self._count_events()
         return [row[:-1] for row in rows]
+
+    def _count_events(self) -> None:
+        if self._published is not None and self._events:
+            self._published.inc(self._events)
+        self._events = 0
 
     def _hand_over(self, after_commit: AfterCommit) -> None:
         """Hand the committed writes' payloads to `after_commit` (under its `ordering`)."""
@@ -253,12 +271,13 @@ class Runner:
             ) from error
 
     def _execute(self, sql: str, parameters: dict[str, Any] | tuple[Any, ...]) -> list[Row]:
-        cursor = self._connection.cursor()
-        try:
-            cursor.execute(sql, parameters)
-            return cast(list[Row], cursor.fetchall()) if cursor.description else []
-        finally:
-            cursor.close()
+        with statement_span(self._tracer, self.dialect_name, sql):
+            cursor = self._connection.cursor()
+            try:
+                cursor.execute(sql, parameters)
+                return cast(list[Row], cursor.fetchall()) if cursor.description else []
+            finally:
+                cursor.close()
 
     def _wrap(
         self,

@@ -2,7 +2,8 @@
 body decoding and persisted queries."""
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -10,6 +11,7 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from graphql import DocumentNode
+from starlette.routing import Route
 from starlette.websockets import WebSocket
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -26,10 +28,12 @@ from resolvers.context import Context, get_context
 from resolvers.direct import DirectQueries, plain_queries
 from resolvers.document_limits import RequestLimits
 from resolvers.media_types import GRAPHQL_RESPONSE_JSON, is_request_error, prefers_graphql_response
+from resolvers.operation_metrics import observed
 from resolvers.parser_cache import parse_document
 from resolvers.persisted_queries import PersistedQueries, PersistedQueryNotFound, RequestRefused
 from resolvers.schema import build_schema
 
+T = TypeVar("T")
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "query": (str,),
     "operationName": (str,),
@@ -69,6 +73,7 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
             max_subscriptions_per_connection=sockets.SUBSCRIPTIONS_PER_SOCKET,
             allowed_origins=settings.cors_origins,  # besides the service's own
         )
+        self.observe = settings.observe_requests
         self.persisted_queries = PersistedQueries(settings)
         self.direct = DirectQueries(schema)
         self._replace_post_route("/graphql")
@@ -93,9 +98,13 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
             for route in self.routes
             if not (isinstance(route, APIRoute) and route.methods == {"POST"})
         ]
-        self.add_route(path, self._post, methods=["POST"], include_in_schema=False)
+        self._post_route = Route(path, self._post, methods=["POST"], include_in_schema=False)
+        self.routes.append(self._post_route)
 
     async def _post(self, request: Request) -> Response:
+        # FastAPI names the route a request took (`scope["route"]`) for its own routes only:
+        # this one names itself, for the request's metrics and access line (`app.access`).
+        request.scope["route"] = self._post_route
         return await self.run(request, await get_context(request), root_value=None)
 
     async def get_sub_response(self, request: Request) -> Response:
@@ -214,7 +223,9 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
             if isinstance(operation, PersistedQueryNotFound):
                 return operation
             assert document is not None
-            return await self.direct.execute(document, operation, context)
+            return await self._observed(
+                context, operation, self.direct.execute(document, operation, context)
+            )
 
         results = await asyncio.gather(*map(execute, documents, admitted))
         answers = [await self.process_result(request, result) for result in results]
@@ -269,8 +280,12 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
             (operation,) = operations
             if isinstance(operation, PersistedQueryNotFound):
                 return operation
-            return await super().execute_operation(
-                request, request_adapter, operation, context, root_value, sub_response
+            return await self._observed(
+                context,
+                operation,
+                super().execute_operation(
+                    request, request_adapter, operation, context, root_value, sub_response
+                ),
             )
 
         async def execute(
@@ -278,11 +293,28 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         ) -> ExecutionResult:
             if isinstance(operation, PersistedQueryNotFound):
                 return operation
-            return await self.execute_single(
-                request, request_adapter, sub_response, context, root_value, operation
+            return await self._observed(
+                context,
+                operation,
+                self.execute_single(
+                    request, request_adapter, sub_response, context, root_value, operation
+                ),
             )
 
         return await asyncio.gather(*map(execute, operations))
+
+    async def _observed(
+        self, context: Context, operation: GraphQLRequestData, running: Awaitable[T]
+    ) -> T:
+        """What `running` answers, counted and timed as one operation (`app.metrics`) and
+        traced as one (`app.tracing`) when it is one (a subscription over HTTP answers a
+        stream)."""
+        runtime = context.runtime
+        metrics = runtime.metrics if self.observe else None
+        if metrics is None and runtime.tracer is None:
+            return await running
+        max_tokens = self.direct.checks.max_tokens
+        return await observed(metrics, runtime.tracer, operation, running, max_tokens)
 
     def _check_limits(
         self,

@@ -436,7 +436,10 @@ def test_while_the_key_set_is_down_a_token_of_an_uncached_key_is_503(
     better_auth.jwks_down()
     response = me(better_auth_client, token)
     assert response.status_code == 503, response.text
-    assert response.json() == {"detail": KEYS_UNAVAILABLE}
+    assert response.json() == {
+        "detail": KEYS_UNAVAILABLE,
+        "request_id": response.headers["x-request-id"],
+    }
     assert "WWW-Authenticate" not in response.headers
 
 

@@ -27,6 +27,7 @@ from app.better_auth import (
     KeySet,
 )
 from app.errors import AuthError, Unavailable
+from app.metrics import Metrics
 from tests.better_auth_server import BetterAuthServer, unverified_header
 
 pytestmark = pytest.mark.anyio
@@ -406,3 +407,21 @@ async def test_the_real_key_set_going_down_is_unavailable_then_back(
     better_auth.jwks_up()
     clock.now += UNKNOWN_KEY_FETCH_SECONDS
     assert (await real_tokens.verify(token)).subject
+
+
+async def test_key_set_fetches_are_counted_by_outcome(
+    jwks: JwksServer, client: httpx.AsyncClient, clock: Clock, key: SigningKey
+) -> None:
+    metrics = Metrics()
+    keys = KeySet(jwks.url, client, clock, metrics=metrics)
+    await keys.key("key-1")
+    jwks.up = False
+    clock.now += KEY_SET_MAX_AGE_SECONDS + 1
+    await keys.key("key-1")  # stale, not refreshed: the cached key still answers
+    fetches = {
+        outcome: metrics.registry.get_sample_value(
+            "todo_better_auth_key_set_fetches_total", {"outcome": outcome}
+        )
+        for outcome in ("ok", "failed")
+    }
+    assert fetches == {"ok": 1, "failed": 1}

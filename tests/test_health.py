@@ -50,7 +50,10 @@ def test_routes_answer_503_with_a_message_when_the_database_is_unreachable(
 ) -> None:
     response = down_client.get("/api/tasks", headers=alice.headers)
     assert response.status_code == 503
-    assert response.json() == {"detail": "The database is unavailable; try again shortly"}
+    assert response.json() == {
+        "detail": "The database is unavailable; try again shortly",
+        "request_id": response.headers["x-request-id"],
+    }
 
 
 def test_login_answers_503_when_the_database_is_unreachable(down_client: TestClient) -> None:

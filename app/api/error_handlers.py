@@ -19,12 +19,19 @@ from app.errors import (
     Unavailable,
     VersionMismatch,
 )
+from app.logs import current_request
 from app.middleware import SECURITY_HEADERS
 from app.validation import field_errors, invalid_input, invalid_input_body
 
 logger = logging.getLogger(__name__)
 
 BEARER = {"WWW-Authenticate": "Bearer"}
+
+
+def request_id() -> dict[str, str]:
+    """`{"request_id": ...}` for the body of a 5xx answer: what to quote when reporting it."""
+    info = current_request.get()
+    return {} if info is None else {"request_id": info.id}
 
 
 def _service_error(_request: Request, error: Exception) -> JSONResponse:
@@ -39,7 +46,7 @@ def _service_error(_request: Request, error: Exception) -> JSONResponse:
         headers = {} if error.retry_after is None else {"Retry-After": str(error.retry_after)}
         return JSONResponse({"detail": error.message}, status_code=429, headers=headers)
     if isinstance(error, Unavailable):
-        return JSONResponse({"detail": error.message}, status_code=503)
+        return JSONResponse({"detail": error.message, **request_id()}, status_code=503)
     if isinstance(error, VersionMismatch):
         body = {"detail": error.message, "current_version": error.current_version}
         return JSONResponse(body, status_code=412, headers={"ETag": f'"{error.current_version}"'})
@@ -75,8 +82,10 @@ def _http_error(request: Request, error: Exception) -> JSONResponse:
 def _unexpected(_request: Request, error: Exception) -> JSONResponse:
     """Starlette answers this one outside every middleware, so it adds the API headers itself."""
     logger.exception("unhandled error", exc_info=error)
+    ids = request_id()
+    headers = SECURITY_HEADERS | ({"X-Request-ID": ids["request_id"]} if ids else {})
     return JSONResponse(
-        {"detail": "Internal server error"}, status_code=500, headers=SECURITY_HEADERS
+        {"detail": "Internal server error", **ids}, status_code=500, headers=headers
     )
 
 

@@ -19,7 +19,7 @@ from anyio import to_thread
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.errors import AuthError, Conflict, FieldError, InvalidInput
+from app.errors import AuthError, Conflict, FieldError, InvalidInput, RateLimited
 from app.runtime import Runtime
 from app.security import NO_PASSWORD, TokenClaims
 from app.services import identities, tokens, users
@@ -80,7 +80,15 @@ async def signup(*, runtime: Runtime, client: Client, data: SignupRequest) -> Us
 
 async def login(*, runtime: Runtime, client: Client, credentials: LoginRequest) -> LoginResult:
     """Unknown emails and wrong passwords get the same error after the same bcrypt work."""
-    user = await _check_password(runtime, client, credentials.email, credentials.password)
+    refusals = runtime.metrics.login_refusals
+    try:
+        user = await _check_password(runtime, client, credentials.email, credentials.password)
+    except AuthError:
+        refusals.labels("credentials").inc()
+        raise
+    except RateLimited:
+        refusals.labels("throttled").inc()
+        raise
     return await _logged_in(runtime, client, user)
 
 

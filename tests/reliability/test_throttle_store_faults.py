@@ -113,7 +113,8 @@ def test_an_unexpected_error_is_a_bare_500_that_reveals_nothing(
 ) -> None:
     response = failing_route_client.get("/api/explode")
     assert response.status_code == 500
-    assert response.json() == {"detail": "Internal server error"}
+    request_id = response.headers["x-request-id"]
+    assert response.json() == {"detail": "Internal server error", "request_id": request_id}
     assert not leaks(response.status_code, response.text)
 
 

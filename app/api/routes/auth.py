@@ -14,7 +14,7 @@ from models.responses import Message
 from models.session import AccountDeletion, PasswordChange, SessionPublic
 from models.user import LoginRequest, RefreshRequest, SignupRequest, Tokens, UserPublic
 
-router = APIRouter(prefix="/auth", tags=["auth"], route_class=OrjsonRoute)
+router = APIRouter(prefix="/api/auth", tags=["auth"], route_class=OrjsonRoute)
 
 
 @router.post(

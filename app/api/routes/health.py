@@ -13,7 +13,7 @@ from app.database import ping
 from app.errors import Unavailable
 from models.utc import utcnow
 
-router = APIRouter(tags=["health"], route_class=OrjsonRoute)
+router = APIRouter(prefix="/api", tags=["health"], route_class=OrjsonRoute)
 
 
 class Health(SQLModel):

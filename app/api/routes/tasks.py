@@ -47,7 +47,7 @@ from models.task import (
 from models.text import FILTER_VALUES_MAX, SearchText, TagName
 from models.utc import UTCInstant
 
-router = APIRouter(tags=["tasks"], route_class=OrjsonRoute)
+router = APIRouter(prefix="/api", tags=["tasks"], route_class=OrjsonRoute)
 
 TaskId = Annotated[int, Path(ge=1, le=MAX_TASK_ID, description="The task's id")]
 DEFAULT_LIMIT = 100  # of the REST lists (tasks, trash); GraphQL's `first` has a default of its own

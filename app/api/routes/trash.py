@@ -15,7 +15,7 @@ from app.services.task_table import MAX_TASK_ID
 from models.responses import Message, Purged
 from models.task import MAX_PAGE_SIZE, TaskPublic, TrashedTask
 
-router = APIRouter(prefix="/trash", tags=["trash"], route_class=OrjsonRoute)
+router = APIRouter(prefix="/api/trash", tags=["trash"], route_class=OrjsonRoute)
 
 
 @router.get(
