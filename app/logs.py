@@ -19,8 +19,10 @@ import orjson
 LogFormat = Literal["text", "json"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 HANDLER_NAME = "todo-api"
-# uvicorn's own loggers: their lines go through the same handler, in the same format.
-UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+# uvicorn's own loggers: their lines go through the same handler, in the same format. Its access
+# lines are not wanted: `app.access` writes one per request, with the route and no path's values.
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error")
+UVICORN_ACCESS = "uvicorn.access"
 
 
 @dataclass
@@ -100,3 +102,6 @@ def configure_logging(log_format: LogFormat) -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    uvicorn_access = logging.getLogger(UVICORN_ACCESS)
+    uvicorn_access.handlers.clear()
+    uvicorn_access.propagate = False

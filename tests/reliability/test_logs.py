@@ -54,7 +54,9 @@ def test_no_secret_reaches_the_logs(tmp_path: Path, better_auth: BetterAuthServe
         "Better Auth session": session.token,
     }
     assert [name for name, secret in secrets.items() if secret in log] == []
-    access = [line for line in _json_lines(log) if line["logger"] == "todo.access"]
+    lines = _json_lines(log)
+    access = [line for line in lines if line["logger"] == "todo.access"]
+    assert not [line for line in lines if line["logger"] == "uvicorn.access"]  # one line each
     routes = [(line["method"], line["route"], line["status"]) for line in access]
     assert ("POST", "/api/auth/login", 401) in routes
     assert ("POST", "/api/auth/refresh", 200) in routes
