@@ -24,7 +24,7 @@ from tests.reliability.servers import (
 BENCH = Path(__file__).resolve().parent
 PEERS = BENCH.parent.parent / "shared" / "peers"
 APPS = {
-    "service": ("app.factory:create_app", "--factory"),
+    "service": ("app.main:app",),  # as production runs it: JSON logs, an access line each
     "floor": ("floor_app:app", "--app-dir", str(PEERS)),
     "naive": ("naive_app:app", "--app-dir", str(PEERS)),
 }
