@@ -44,6 +44,7 @@ def create_app(
     """The app of `settings` (default: the environment's); traced by `tracer_provider`, or by
     the one `OTEL_EXPORTER_OTLP_ENDPOINT` asks for (`app.tracing`)."""
     settings = settings or get_settings()
+    own_provider = tracer_provider is None and settings.otel_exporter_otlp_endpoint is not None
     tracer_provider = tracer_provider or tracing.tracer_provider(settings)
     runtime = Runtime.from_settings(settings, tracing.tracer_of(tracer_provider))
     telemetry: TelemetryConfig | None = None if settings.telemetry else NO_TELEMETRY
@@ -72,6 +73,8 @@ def create_app(
         await runtime.authenticator.aclose()
         await runtime.db.close(within=settings.db_timeout)
         runtime.metrics.process_ended()
+        if own_provider:  # the spans still batched go out before the process ends
+            tracing.shut_down(tracer_provider)
 
     app = FastAPI(
         title="Todo API",

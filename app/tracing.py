@@ -34,8 +34,18 @@ def tracer_provider(settings: Settings) -> TracerProvider | None:
             "pip install '.[otel]'"
         ) from missing
     provider = SdkTracerProvider(resource=Resource.create({"service.name": SERVICE_NAME}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))  # reads the endpoint
+    # The endpoint from the settings (`.env` included, which the SDK does not read), with the
+    # path of traces appended, as the SDK appends it to the variable's base URL.
+    traces = settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=traces)))
     return provider
+
+
+def shut_down(provider: TracerProvider | None) -> None:
+    """Export what is batched and stop (the SDK's providers can; the API's no-op one cannot)."""
+    shutdown = getattr(provider, "shutdown", None)
+    if shutdown is not None:
+        shutdown()
 
 
 def tracer_of(provider: TracerProvider | None) -> Tracer | None:

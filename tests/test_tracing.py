@@ -1,7 +1,10 @@
 """Traces (`app.tracing`): a span per request, per GraphQL operation and per statement, caught
 by the OpenTelemetry SDK's in-memory exporter."""
 
+import threading
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -113,3 +116,32 @@ def test_an_endpoint_gives_a_provider_that_exports_there(
     )
     assert isinstance(provider, TracerProvider)
     provider.shutdown()
+
+
+def test_spans_batched_at_shutdown_reach_the_collector(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """The provider made from OTEL_EXPORTER_OTLP_ENDPOINT exports what it batched as the app
+    stops (its batches otherwise leave every 5 s, and the last would be lost)."""
+    received: list[str] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    collector = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=collector.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{collector.server_port}"
+    try:
+        with TestClient(create_app(make_settings(otel_exporter_otlp_endpoint=endpoint))) as client:
+            client.get("/api/health")
+            assert received == []  # still batched
+        assert "/v1/traces" in received
+    finally:
+        collector.shutdown()
