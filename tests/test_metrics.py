@@ -97,6 +97,14 @@ def test_a_path_no_route_takes_is_counted_as_unmatched(client: TestClient, app: 
     assert requests_counted(app, "GET", "unmatched", "4xx") == 1
 
 
+def test_methods_nobody_defined_are_counted_as_other(client: TestClient, app: FastAPI) -> None:
+    for number in range(3):
+        client.request(f"BREW{number}", "/api/tasks")
+    assert requests_counted(app, "other", "/api/tasks", "4xx") == 3
+    exposition = metrics_of(app).exposition()[0].decode()
+    assert "BREW" not in exposition
+
+
 def test_request_latency_is_a_histogram_by_route(client: TestClient, app: FastAPI) -> None:
     client.get("/api/health")
     labels = {"method": "GET", "route": "/api/health"}
