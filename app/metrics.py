@@ -47,11 +47,9 @@ class OperationNames:
         self._limit = limit
         self._seen: set[str] = set()
 
-    def label(self, name: object) -> str:
+    def label(self, name: str | None) -> str:
         if not name:
             return ANONYMOUS
-        if not isinstance(name, str):
-            return OTHER
         if name in self._seen:
             return name
         if len(self._seen) >= self._limit or not _NAME.fullmatch(name):
