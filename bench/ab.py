@@ -2,8 +2,9 @@
 
 Both run at once, one uvicorn worker each, on fresh databases of their own (both migrated by the
 checked-out code's migrations: fine while the revisions between only add to the schema), seeded
-alike through their own APIs. Then `rest_list` and `gql_list` are measured on each, interleaved
-(the order flips each run), and the medians printed: req/s and the server's CPU per request.
+alike through their own APIs. Then `rest_list`, `gql_list` and `gql_batch` are measured on each,
+interleaved (the order flips each run), and the medians printed: req/s and the server's CPU per
+request.
 Two runs of `make bench` on different code, one after the other, differ by the machine's mood as
 much as by the code (docs/performance.md); this compares them in the same minutes.
 """
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 
 from bench import peers, scenarios, wrk
 from bench.__main__ import Bench, log
-from bench.scenarios import GQL_LIST, Scenario, expect, post
+from bench.scenarios import GQL_BATCH, GQL_LIST, Scenario, expect, post
 from tests.reliability.servers import Server, fresh_database, uvicorn_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +61,7 @@ def seeded(
     requests = {
         "rest_list": wrk.Request("GET", "/api/tasks", lister.bearer),
         "gql_list": post("/graphql", lister, {"query": GQL_LIST}),
+        "gql_batch": post("/graphql", lister, GQL_BATCH),
     }
     return server, {
         name: Scenario(name, side, request, expect(200)) for name, request in requests.items()
@@ -69,10 +71,16 @@ def seeded(
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__)
     parser.add_argument("revision", help="the other side, e.g. a commit or main~3")
+    parser.add_argument(
+        "--other-app",
+        default="app.factory:create_app",
+        help="the other side's app factory (before 780fe52: app.main:create_app)",
+    )
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load not measured")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--settle", type=float, default=1.0, help="seconds after each load")
     parser.add_argument(
         "--admin-url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
     )
@@ -86,16 +94,17 @@ def main() -> None:
     ):
         bench = Bench(args, Path(logs), admin)
         sides = {
-            args.revision: ("app.factory:create_app", "--factory", "--app-dir", str(other)),
+            args.revision: (args.other_app, "--factory", "--app-dir", str(other)),
             "checked out": ("app.factory:create_app", "--factory"),
         }
         systems = {name: seeded(stack, args.admin_url, bench.workdir, name, app, secret)
                    for name, app in sides.items()}  # fmt: skip
+        labels = list(systems[args.revision][1])
         cpu: dict[tuple[str, str], list[float]] = {}
         rps: dict[tuple[str, str], list[float]] = {}
         for run in range(args.runs):
             order = list(sides) if run % 2 == 0 else list(sides)[::-1]
-            for label in ("rest_list", "gql_list"):
+            for label in labels:
                 for name in order:
                     server, found = systems[name]
                     scenario = found[label]
