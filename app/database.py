@@ -1,10 +1,12 @@
 """`Database`: runs the services' units of work in worker threads, within a deadline."""
 
 import asyncio
+import contextvars
 import logging
 import threading
 from collections.abc import Callable
-from typing import Concatenate, ParamSpec, TypeVar
+from dataclasses import dataclass
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import anyio
 from anyio import to_thread
@@ -37,8 +39,9 @@ class Database:
     """Runs synchronous services off the event loop, each call with a connection of its own.
 
     Both doors call services through `run` (or `write`): one worker-thread hop per unit of work,
-    a connection never shared between concurrent calls (GraphQL runs fields and batched
-    operations at once), and back in the pool as soon as the call returns.
+    a connection never shared between concurrent units, and back in the pool as soon as the unit
+    returns. (GraphQL runs fields and batched operations at once: through `SharedTrips`, the
+    units they ask for together make one unit, their services run one after another.)
 
     - `run` gives the service a `Runner` (`app.statements`): a connection in autocommit mode that
       runs prepared statements on the driver's cursor. Each statement is a transaction of its
@@ -157,13 +160,118 @@ class Database:
                 return await to_thread.run_sync(
                     started, abandon_on_cancel=True, limiter=self._threads
                 )
-        except (TimeoutError, OperationalError, PoolTimeoutError) as error:
-            logger.warning("database unavailable: %r", error)
-            raise Unavailable(DATABASE_UNAVAILABLE) from None
-        except DBAPIError as error:
-            if error.connection_invalidated:
-                logger.warning("database connection lost: %r", error)
-                raise Unavailable(DATABASE_UNAVAILABLE) from None
+        except Exception as error:
+            if (unavailable := _unavailable(error)) is not None:
+                raise unavailable from None
             raise
         finally:
             waiting.end()  # given up before it started
+
+
+def _unavailable(error: Exception) -> Unavailable | None:
+    """`Unavailable` for an error that says the database cannot serve now (unreachable, no free
+    connection, past the deadline, the connection lost mid-write); None for any other."""
+    if isinstance(error, TimeoutError | OperationalError | PoolTimeoutError):
+        logger.warning("database unavailable: %r", error)
+        return Unavailable(DATABASE_UNAVAILABLE)
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        logger.warning("database connection lost: %r", error)
+        return Unavailable(DATABASE_UNAVAILABLE)
+    return None
+
+
+@dataclass(slots=True, eq=False)
+class _Call:
+    """One service call of a shared trip (`SharedTrips`), in the context it was asked for in
+    (its request's log fields, its operation's trace span), and what it came to."""
+
+    service: Callable[[Runner], Any]
+    context: contextvars.Context
+    answer: "asyncio.Future[Any]"
+    value: Any = None
+    error: Exception | None = None
+
+
+def _each(runner: Runner, calls: list[_Call]) -> None:
+    """Every call of a trip in turn on one runner, each in its own context, each one's error its
+    own (a failed statement leaves the connection usable; a lost one, the runner replaces)."""
+    for call in calls:
+        try:
+            call.value = call.context.run(call.service, runner)
+        except Exception as error:
+            call.error = error
+
+
+class SharedTrips:
+    """One GraphQL request's (or live socket's) way to the `Database`: the units of work it asks
+    for in the same turn of the event loop run one after another in one worker thread, on one
+    connection.
+
+    GraphQL starts an operation's root fields, and a batch's operations, at once, and each asked
+    for its own unit: the `gql_batch` of the bench (the user, the task counts, a page) paid three
+    thread hops and three pool checkouts, running in three threads that contend for the GIL.
+    Here a unit asked for waits one turn of the loop, so that the others started beside it join;
+    then one trip runs them all. Each call still gets its own answer or its own error, as
+    `Database.run` would give it; a trip's deadline is the database's, for all of them. Writes
+    go alone (`write`): mutations run one after another anyway.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._boarding: list[_Call] = []
+        self._trips: set[asyncio.Task[None]] = set()  # held, so that none is collected midway
+
+    async def run(
+        self, service: Callable[Concatenate[Runner, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """`service(runner, *args, **kwargs)`, on the trip of this turn of the loop."""
+        return await self.board(service, *args, **kwargs)
+
+    def board(
+        self, service: Callable[Concatenate[Runner, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> "asyncio.Future[T]":
+        """`run`, boarded at once: the future of its answer (to await together with others)."""
+        loop = asyncio.get_running_loop()
+        if not self._boarding:
+            loop.call_soon(self._depart)
+
+        def unit(runner: Runner) -> T:
+            return service(runner, *args, **kwargs)
+
+        answer: asyncio.Future[T] = loop.create_future()
+        self._boarding.append(_Call(unit, contextvars.copy_context(), answer))
+        return answer
+
+    async def write(
+        self,
+        service: Callable[Concatenate[Runner, TokenClaims, P], T],
+        viewer: TokenClaims,
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """`Database.write`: a trip of its own."""
+        return await self._db.write(service, viewer, *args, **kwargs)
+
+    def _depart(self) -> None:
+        calls, self._boarding = self._boarding, []
+        trip = asyncio.create_task(self._travel(calls))
+        self._trips.add(trip)
+        trip.add_done_callback(self._trips.discard)
+
+    async def _travel(self, calls: list[_Call]) -> None:
+        """Run `calls` and answer each; if the trip itself fails (`Unavailable`), so do they."""
+        try:
+            await self._db.run(_each, calls)
+        except Exception as error:
+            for call in calls:
+                if not call.answer.done():
+                    call.answer.set_exception(error)
+            return
+        for call in calls:
+            if call.answer.done():  # its caller stopped waiting
+                continue
+            if call.error is None:
+                call.answer.set_result(call.value)
+            else:
+                call.answer.set_exception(_unavailable(call.error) or call.error)

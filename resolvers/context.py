@@ -1,14 +1,15 @@
 """The GraphQL context: built per request, it carries what the resolvers need."""
 
+import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
-import anyio
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 from strawberry.fastapi import BaseContext
 
 from app.broker import Socket
+from app.database import SharedTrips
 from app.runtime import Runtime
 from app.security import TokenClaims
 from app.services import accounts
@@ -24,7 +25,8 @@ class Context(BaseContext):
     first need).
 
     Top-level fields and batched operations run concurrently on one context, so nothing here
-    holds a database session: each piece of work opens its own, in a worker thread (`db`).
+    holds a database session: the units of work they ask for at once share a trip to a worker
+    thread and a connection (`db`, `SharedTrips`), each with its own answer.
     """
 
     def __init__(
@@ -36,15 +38,14 @@ class Context(BaseContext):
     ) -> None:
         super().__init__()
         self.runtime = runtime
-        self.db = runtime.db
+        self.db = SharedTrips(runtime.db)
         self.client = client  # one per HTTP request: its allowance spans aliases and batches
         self.websocket = websocket  # a live socket's (`resolvers.sockets`): one context per socket
         self.connection_params: dict[str, object] = {}  # its `connection_init` payload
         self.socket: Socket | None = None  # its registration with the broker, once authenticated
         self._authorization = authorization
-        self._user: User | None = None
+        self._user: asyncio.Future[User] | None = None
         self._viewer: TokenClaims | None = None
-        self._user_lock = anyio.Lock()
 
     async def viewer(self) -> TokenClaims:
         """Who the request's token speaks for, read as REST's `Viewer` reads it (no statement of
@@ -57,24 +58,26 @@ class Context(BaseContext):
     async def user(self) -> User:
         """The authenticated user, while the session of the request's token is live;
         `AuthError` (UNAUTHENTICATED) otherwise. Read once a request (or socket)."""
-        async with self._user_lock:
-            if self._user is None:
-                self._user = await accounts.me(runtime=self.runtime, viewer=await self.viewer())
-        return self._user
+        return await self._user_of(await self.viewer())
 
     async def with_user(self, service: Callable[[Runner, TokenClaims], T]) -> tuple[User, T]:
-        """The user and `service(runner, viewer)`, in one unit of work when the user is not yet
-        known: a page and its tasks' `owner` cost one trip to a worker thread, not two."""
+        """The user and `service(runner, viewer)`, on one trip to a worker thread when the user
+        is not yet known: a page and its tasks' `owner` cost one trip, not two."""
         viewer = await self.viewer()
-        if self._user is not None:
-            return self._user, await self.db.run(service, viewer)
+        return await asyncio.gather(self._user_of(viewer), self.db.board(service, viewer))
 
-        def both(runner: Runner, claims: TokenClaims) -> tuple[User, T]:
-            return accounts.user_of(runner, claims), service(runner, claims)
+    def _user_of(self, viewer: TokenClaims) -> "asyncio.Future[User]":
+        """The request's one answer to who the user is, asked for at first need: the operations
+        of a batch and the root fields of a query that all want the user read it once. A failed
+        answer (the database unavailable) is not kept, so a live socket asks again."""
+        if self._user is None:
+            self._user = self.db.board(accounts.user_of, viewer)
+            self._user.add_done_callback(self._forget_if_failed)
+        return self._user
 
-        user, found = await self.db.run(both, viewer)
-        self._user = self._user or user
-        return user, found
+    def _forget_if_failed(self, user: "asyncio.Future[User]") -> None:
+        if self._user is user and (user.cancelled() or user.exception() is not None):
+            self._user = None
 
     def authorize(self, authorization: str | None) -> None:
         """Authenticate with `authorization` from now on (a socket's `connection_init`)."""

@@ -252,7 +252,8 @@ class TodoGraphQLRouter(GraphQLRouter[Context, None]):
         registered comes back as `PersistedQueryNotFound`, the answer `process_result` gives."""
         try:
             resolved = [
-                await self.persisted_queries.resolve(each, context.db) for each in operations
+                await self.persisted_queries.resolve(each, context.runtime.db)
+                for each in operations
             ]
         except RequestRefused as refused:
             refused.whole_batch = batch
