@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -155,18 +156,51 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> Non
         process.wait(timeout=timeout)
 
 
+class Started(Protocol):
+    """A process started on a port: a `Server`, or the topology's `Daemon`."""
+
+    @property
+    def process(self) -> "subprocess.Popen[bytes]": ...
+
+
+S = TypeVar("S", bound=Started)
+
+
 @contextlib.contextmanager
+def on_a_free_port(
+    what: str,
+    start: Callable[[int], S],
+    wait_ready: Callable[[S], None],
+    output: Callable[[S], str],
+) -> Iterator[S]:
+    """`start(port)` on a free port of 8200-8299, then `wait_ready` (which raises `RuntimeError`
+    when it will not be); its process stopped on exit. A port lost to a race (its `output` says
+    "address already in use") is retried on another, at most three times."""
+    for _attempt in range(3):
+        started = start(free_port(SERVER_PORTS))
+        try:
+            wait_ready(started)
+        except RuntimeError:
+            stop_process(started.process)
+            if "address already in use" in output(started).lower():
+                continue
+            raise
+        try:
+            yield started
+        finally:
+            stop_process(started.process)
+        return
+    raise RuntimeError(f"{what} could not bind a port in three attempts")
+
+
 def serving(
     command: Callable[[int], Sequence[str]], env: Mapping[str, str], log_dir: Path
-) -> Iterator[Server]:
-    """Start `command(port)` on a free port in 8200-8299 and wait until it answers HTTP; stop it
-    on exit.
+) -> contextlib.AbstractContextManager[Server]:
+    """Start `command(port)` on a free port (`on_a_free_port`) and wait until it answers HTTP;
+    stop it on exit. The process gets its own process group (so `--workers` children go with
+    it)."""
 
-    The process gets its own process group (so `--workers` children go with it). A port lost to
-    a race is retried on another port, at most three times.
-    """
-    for _attempt in range(3):
-        port = free_port(SERVER_PORTS)
+    def start(port: int) -> Server:
         log = log_dir / f"server-{port}-{uuid.uuid4().hex[:6]}.log"
         with log.open("wb") as output:
             process = subprocess.Popen(  # noqa: S603 (our own programs and arguments)
@@ -177,21 +211,14 @@ def serving(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        database_url = env.get("DATABASE_URL", "")
-        server = Server(process=process, port=port, log=log, database_url=database_url)
-        try:
-            _wait_ready(server, time.monotonic() + READY_TIMEOUT)
-        except RuntimeError:
-            stop_process(process)
-            if "address already in use" in server.log_text().lower():
-                continue
-            raise
-        try:
-            yield server
-        finally:
-            stop_process(process)
-        return
-    raise RuntimeError("could not bind a server port in three attempts")
+        return Server(process, port, log, database_url=env.get("DATABASE_URL", ""))
+
+    return on_a_free_port(
+        "a server",
+        start,
+        lambda server: _wait_ready(server, time.monotonic() + READY_TIMEOUT),
+        Server.log_text,
+    )
 
 
 def uvicorn_server(

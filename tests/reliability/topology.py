@@ -31,11 +31,9 @@ from tests.conftest import ROOT
 from tests.reliability.servers import (
     HOST,
     READY_TIMEOUT,
-    SERVER_PORTS,
     Server,
-    free_port,
+    on_a_free_port,
     production_env,
-    stop_process,
     uvicorn_server,
 )
 
@@ -109,21 +107,17 @@ class Daemon:
         return _logs(self.directory)
 
 
-@contextlib.contextmanager
 def running(
     name: str,
     command: Callable[[int, Path], Sequence[str]],
     ready: Callable[[int], bool],
     root: Path,
     owner: str | None = None,
-) -> Iterator[Daemon]:
-    """Start `command(port, folder)` on a free port of 8200-8299, in a new folder under `root`
-    (handed to `owner` when running as root), until `ready(port)`; stop it on exit.
+) -> contextlib.AbstractContextManager[Daemon]:
+    """Start `command(port, folder)` on a free port (`on_a_free_port`), in a new folder under
+    `root` (handed to `owner` when running as root), until `ready(port)`; stop it on exit."""
 
-    A port lost to a race is retried on another, at most three times.
-    """
-    for _attempt in range(3):
-        port = free_port(SERVER_PORTS)
+    def start(port: int) -> Daemon:
         directory = root / f"{name}-{port}"
         directory.mkdir()
         if owner and os.geteuid() == 0:
@@ -136,20 +130,9 @@ def running(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        daemon = Daemon(process, port, directory)
-        try:
-            _wait_ready(name, daemon, ready)
-        except RuntimeError:
-            stop_process(process)
-            if "address already in use" in daemon.logs().lower():
-                continue
-            raise
-        try:
-            yield daemon
-        finally:
-            stop_process(process)
-        return
-    raise RuntimeError(f"{name} could not bind a port in three attempts")
+        return Daemon(process, port, directory)
+
+    return on_a_free_port(name, start, lambda daemon: _wait_ready(name, daemon, ready), Daemon.logs)
 
 
 def _wait_ready(name: str, daemon: Daemon, ready: Callable[[int], bool]) -> None:
