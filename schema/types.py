@@ -16,7 +16,7 @@ from typing import Protocol, Self
 import strawberry
 from strawberry.types import Info
 
-from app.database import Database
+from app.database import SharedTrips
 from app.events import TaskEvent
 from app.security import TokenClaims
 from app.services.accounts import LoginResult
@@ -34,7 +34,7 @@ class FieldContext(Protocol):
     """What the field resolvers here read from the request's context: the database and the
     viewer. `resolvers.context.Context` is it (this package imports nothing of `resolvers`)."""
 
-    db: Database
+    db: SharedTrips
 
     async def user(self) -> User: ...
 
