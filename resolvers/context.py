@@ -68,12 +68,14 @@ class Context(BaseContext):
 
     def _user_of(self, viewer: TokenClaims) -> "asyncio.Future[User]":
         """The request's one answer to who the user is, asked for at first need: the operations
-        of a batch and the root fields of a query that all want the user read it once. A failed
+        of a batch and the root fields of a query that all want the user read it once. Each
+        caller awaits it shielded: graphql-core cancels the root fields beside one that fails
+        (a non-null one), and a caller cancelled must not cancel the others' answer. A failed
         answer (the database unavailable) is not kept, so a live socket asks again."""
         if self._user is None:
             self._user = self.db.board(accounts.user_of, viewer)
             self._user.add_done_callback(self._forget_if_failed)
-        return self._user
+        return asyncio.shield(self._user)
 
     def _forget_if_failed(self, user: "asyncio.Future[User]") -> None:
         if self._user is user and (user.cancelled() or user.exception() is not None):

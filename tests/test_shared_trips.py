@@ -225,3 +225,20 @@ def test_a_batch_reads_its_user_once(
     answer = client.post("/graphql", json=batch, headers=alice.headers)
     assert answer.status_code == 200
     assert len([sql for sql in statements if "FROM users" in sql]) == 1
+
+
+def test_an_operation_whose_fields_are_cancelled_leaves_the_batch_its_user(
+    client: TestClient, alice: Account
+) -> None:
+    """`tasks(first: 0)` fails a non-null root field, so graphql-core cancels `me` beside it,
+    while `me` waits for the user the whole batch shares."""
+    batch = [
+        {"query": "query { me { email } tasks(first: 0) { nodes { id } } }"},
+        {"query": "query { me { email } }"},
+    ]
+    answer = client.post("/graphql", json=batch, headers=alice.headers)
+    assert answer.status_code == 200
+    failed, fine = answer.json()
+    assert failed["data"] is None
+    assert [error["extensions"]["code"] for error in failed["errors"]] == ["BAD_USER_INPUT"]
+    assert fine == {"data": {"me": {"email": alice.email}}}
