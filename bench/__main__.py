@@ -211,7 +211,7 @@ def report(
     ]
     for text, value, held in verdicts:
         shown = (
-            "" if value is None else f"{value:6.2f}" if isinstance(value, float) else f"{value:6d}"
+            "" if value is None else f"{value:6.3f}" if isinstance(value, float) else f"{value:6d}"
         )
         log(f"{text:<52} {shown:>6}  {'n/a' if value is None else 'PASS' if held else 'FAIL'}")
     return all(held for _, value, held in verdicts if value is not None)
