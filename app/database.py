@@ -214,6 +214,11 @@ class SharedTrips:
     then one trip runs them all. Each call still gets its own answer or its own error, as
     `Database.run` would give it; a trip's deadline is the database's, for all of them. Writes
     go alone (`write`): mutations run one after another anyway.
+
+    So one request holds one connection at a time, where a batch's fields could take as many as
+    the pool has. The most a request can put on one trip is bounded by the document limits
+    (30 aliases a document, 10 operations a batch, 5,000 objects in all): see
+    `test_the_largest_batch_of_units_fits_one_trip`.
     """
 
     def __init__(self, db: Database) -> None:

@@ -242,3 +242,18 @@ def test_an_operation_whose_fields_are_cancelled_leaves_the_batch_its_user(
     assert failed["data"] is None
     assert [error["extensions"]["code"] for error in failed["errors"]] == ["BAD_USER_INPUT"]
     assert fine == {"data": {"me": {"email": alice.email}}}
+
+
+def test_the_largest_batch_of_units_fits_one_trip(
+    app: FastAPI, client: TestClient, alice: Account, statements: list[str]
+) -> None:
+    """A batch at the document limits (10 operations of 30 aliased root fields and four more)
+    runs its 340 units one after another on one connection, within the database's deadline."""
+    aliased = " ".join(f"s{number}: taskStats {{ total }}" for number in range(30))
+    others = "me { id } tags { name } sessions { id } trash { nodes { id } }"
+    query = f"query {{ {aliased} {others} }}"
+    with pool_checkouts(app) as checkouts:
+        answer = client.post("/graphql", json=[{"query": query}] * 10, headers=alice.headers)
+    assert answer.status_code == 200
+    assert all("errors" not in each and len(each["data"]) == 34 for each in answer.json())
+    assert len(checkouts) == 1
