@@ -103,6 +103,9 @@ def server_env(database_url: str, **overrides: str) -> dict[str, str]:
             "SIGNUP_MAX_PER_ADDRESS": "10000",
             "REQUEST_BODY_TIMEOUT": "2",  # short, so the slow-body tests wait little
             "LOGIN_MAX_FAILURES_PER_ADDRESS": "10000",
+            # Load tests' writers outrun a person's writes a minute on a fast machine; the write
+            # limit has its own tests (tests/test_write_limits.py).
+            "USER_WRITES_PER_MINUTE": "0",
             "POOL_SIZE": "5",
             "POOL_TIMEOUT": "5",
             "DB_CONNECT_TIMEOUT": "5",
