@@ -52,6 +52,8 @@ from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+from resolvers import plain_values
+
 OPERATIONS_KEPT = 256  # as many as the parser and validation caches keep documents
 VARIANTS_KEPT = 16  # per operation: `@include`/`@skip` over four variables
 INTROSPECTION = frozenset({"__schema", "__type"})
@@ -146,6 +148,8 @@ class FieldPlan:
     exact: type | None = None
     null_message: str = ""
     selection: "Selection | None" = None
+    plain: plain_values.Complete | None = None  # the whole value's completer, when it is plain
+    plain_known: bool = False  # whether `plain` has been worked out
     nodes: list[FieldNode] = field(init=False)  # the details' nodes, as resolve infos carry them
 
     def __post_init__(self) -> None:
@@ -313,6 +317,39 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             field_plan.selection = self._selection(object_type, collected.grouped_field_set)
         return field_plan.selection
 
+    def _plain(self, plan: FieldPlan) -> plain_values.Complete | None:
+        """The completer of `plan`'s whole value, when every field under it is a plain read
+        (see `plain_values`); else None. Worked out once per plan, its sub-plans with it."""
+        if not plan.plain_known:
+            plan.plain = self._plain_shape(plan, plan.shape)
+            plan.plain_known = True
+        return plan.plain
+
+    def _plain_shape(self, plan: FieldPlan, shape: Shape) -> plain_values.Complete | None:
+        if shape.kind == "leaf":
+            assert shape.coerce is not None
+            return plain_values.leaf(shape.coerce, shape.non_null)
+        if shape.kind == "list":
+            assert shape.item is not None
+            item = self._plain_shape(plan, shape.item)
+            return None if item is None else plain_values.list_of(item, shape.non_null)
+        if shape.kind != "object":
+            return None
+        assert shape.object_type is not None
+        fields: list[tuple[str, plain_values.Read]] = []
+        for each in self._subselection(plan, shape.object_type).fields:
+            read: plain_values.Read
+            if each.how == TYPENAME:
+                read = plain_values.typename(each.typename)
+            elif each.how == RESOLVE or (complete := self._plain(each)) is None:
+                return None
+            elif each.how == READ_LEAF:
+                read = plain_values.read_leaf(each.attribute, each.exact, complete)
+            else:
+                read = plain_values.read(each.attribute, complete)
+            fields.append((each.key, read))
+        return plain_values.object_of(fields, shape.non_null)
+
     # Execution: graphql-core's `execute_fields`, `execute_field` and `complete_value`, for
     # what a plan knows ahead.
 
@@ -424,7 +461,13 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         self, plan: FieldPlan, shape: Shape, value: Any, parent: Path | None, path: Path | None
     ) -> Any:
         """graphql-core's `complete_value`. `path` is the value's own, made only when needed:
-        `parent` and the plan's key give it."""
+        `parent` and the plan's key give it. A field's plain value is completed by its plain
+        completer; whatever that leaves (an error, a null to propagate) is completed here."""
+        if shape is plan.shape and (plain := self._plain(plan)) is not None:
+            try:
+                return plain(value)
+            except Exception:  # noqa: S110  # irregular: completed below, its error reported there
+                pass
         if isinstance(value, Exception):
             raise value
         if shape.non_null:

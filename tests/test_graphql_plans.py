@@ -420,6 +420,70 @@ def test_a_null_in_a_non_null_list_item_is_an_error_at_its_index(
     assert b'"path":["tasks","nodes",1,"tags",2]' in answer
 
 
+def test_an_exception_held_as_a_plain_value_is_a_masked_error_at_its_path(
+    executors: Executors, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing_title(task: TaskType) -> None:
+        if task.title == "due":
+            task.title = RuntimeError("a title that failed")  # type: ignore[assignment]
+
+    spoil_tasks(monkeypatch, failing_title)
+    answer = executors.agree(world.alice, "{ tasks { nodes { id title } } }")
+    assert b'"message":"Internal server error"' in answer
+    assert b'"title"]' in answer  # the error's path ends at the field
+
+
+def test_a_null_owner_propagates_to_the_nearest_nullable_parent(
+    executors: Executors, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_owner(task: TaskType) -> None:
+        if task.title == "tagged":
+            task.owner = None  # type: ignore[assignment]
+
+    spoil_tasks(monkeypatch, no_owner)
+    answer = executors.agree(world.alice, "{ me { name } tasks { nodes { owner { name } } } }")
+    assert answer.startswith(b'{"data":null,')  # nodes, tasks: non-null up to the root
+    assert b'"path":["tasks","nodes",1,"owner"]' in answer
+
+
+def test_tags_held_in_a_tuple_complete_as_graphql_core_completes_any_iterable(
+    executors: Executors, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def tuple_tags(task: TaskType) -> None:
+        task.tags = tuple(task.tags)  # type: ignore[assignment]
+
+    spoil_tasks(monkeypatch, tuple_tags)
+    answer = executors.agree(world.alice, "{ tasks { nodes { title tags } } }")
+    assert b'"tags":["home","Work"]' in answer
+
+
+def test_typenames_inside_a_page_answer_alike(executors: Executors, world: World) -> None:
+    query = "{ tasks { __typename nodes { __typename id owner { __typename name } } } }"
+    answer = executors.agree(world.alice, query)
+    assert b'"owner":{"__typename":"User","name":"Ada"}' in answer
+
+
+def test_a_page_of_plain_fields_completes_without_the_general_way(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page whose nodes hold only data is completed by its plain completer: the general way
+    completes only the root's fields."""
+    completed: list[str] = []
+    complete_object = PlannedExecutor._complete_object
+
+    def spy(executor: PlannedExecutor, selection: Any, source: Any, path: Any) -> Any:
+        completed.append(type(source).__name__)
+        return complete_object(executor, selection, source, path)
+
+    monkeypatch.setattr(PlannedExecutor, "_complete_object", spy)
+    query = "{ tasks(first: 5) { nodes { id title completed createdAt owner { name } } } }"
+    body = graphql(client, query, account=world.alice)
+    assert len(body["data"]["tasks"]["nodes"]) == 4  # alice's live tasks
+    assert body["data"]["tasks"]["nodes"][0]["owner"] == {"name": "Ada"}
+    assert completed.count("TaskType") == completed.count("UserType") == 0
+    assert completed  # the root's fields: the general way
+
+
 def test_a_service_error_keeps_its_code_and_the_other_fields(
     executors: Executors, world: World
 ) -> None:
