@@ -27,35 +27,34 @@ class Irregular(Exception):
     """A value a completer leaves to the general way."""
 
 
-def _present(complete: Complete, non_null: bool) -> Complete:
-    """`complete` for a value that is there; a null as a nullable type answers it; anything else
-    (a null where the type is non-null, `Undefined`, an exception as a value) irregular."""
-
-    def complete_present(value: Any) -> Any:
-        if value is None:
-            if non_null:
-                raise Irregular
-            return None
-        if value is Undefined or isinstance(value, Exception):
-            raise Irregular
-        return complete(value)
-
-    return complete_present
-
-
 def leaf(coerce: Complete, non_null: bool) -> Complete:
     """A leaf type's values, coerced by `coerce` (which raises for a value it refuses)."""
-    return _present(coerce, non_null)
+
+    def complete(value: Any) -> Any:
+        if value is not None and value is not Undefined and not isinstance(value, Exception):
+            return coerce(value)
+        if value is None and not non_null:
+            return None
+        raise Irregular
+
+    return complete
 
 
 def object_of(fields: Sequence[tuple[str, Read]], non_null: bool) -> Complete:
     """An object type's values: a dict of each response key to its field's completed value, in
     the selection's order."""
 
-    def complete(value: Any) -> dict[str, Any]:
-        return {key: read(value) for key, read in fields}
+    def complete(value: Any) -> Any:
+        if value is not None and value is not Undefined and not isinstance(value, Exception):
+            data = {}
+            for key, read in fields:
+                data[key] = read(value)
+            return data
+        if value is None and not non_null:
+            return None
+        raise Irregular
 
-    return _present(complete, non_null)
+    return complete
 
 
 def list_of(item: Complete, non_null: bool) -> Complete:
