@@ -29,6 +29,7 @@ from resolvers import document_limits, mutations, queries, subscriptions
 from resolvers.error_codes import ErrorCodes
 from resolvers.parser_cache import DOCUMENTS_KEPT, CachedParser
 from resolvers.plans import PlannedExecutor, Plans
+from schema.scalars import SCALAR_OVERRIDES
 from schema.types import (
     AuthPayload,
     SessionType,
@@ -212,6 +213,7 @@ def build_schema(settings: Settings, *, compiled: bool = True) -> TodoSchema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        scalar_overrides=SCALAR_OVERRIDES,
         config=StrawberryConfig(
             batching_config={"max_operations": settings.graphql_max_batch},
             disable_field_suggestions=settings.is_production,
