@@ -84,6 +84,15 @@ def test_query_over_get_works(client: TestClient, alice: Account) -> None:
     assert response.json() == {"data": {"me": {"email": alice.email}}}
 
 
+@pytest.mark.parametrize("method", ["HEAD", "PUT", "DELETE"])
+def test_other_methods_are_405_saying_get_and_post_are_allowed(
+    client: TestClient, method: str
+) -> None:
+    response = client.request(method, "/graphql")
+    assert response.status_code == 405
+    assert {"GET", "POST"} <= {each.strip() for each in response.headers["allow"].split(",")}
+
+
 def test_graphiql_is_served_to_browsers(client: TestClient) -> None:
     response = client.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 200

@@ -129,6 +129,15 @@ def graphql_counted(app: FastAPI, operation: str, code: str) -> float:
     return sample(app, "todo_graphql_operations_total", operation=operation, code=code)
 
 
+def test_graphql_over_get_and_post_is_counted_under_its_route(
+    app: FastAPI, client: TestClient, alice: Account
+) -> None:
+    client.get("/graphql", params={"query": "{ me { name } }"}, headers=alice.headers)
+    graphql(client, "{ me { name } }", account=alice)
+    assert requests_counted(app, "GET", "/graphql", "2xx") == 1
+    assert requests_counted(app, "POST", "/graphql", "2xx") == 1
+
+
 def test_graphql_operations_are_counted_by_name_and_outcome(
     app: FastAPI, client: TestClient, alice: Account
 ) -> None:
