@@ -9,8 +9,12 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from graphql import parse
 
+from app.settings import Settings
 from resolvers.direct import DirectQueries, plain_query
+from resolvers.parser_cache import DOCUMENTS_KEPT
+from resolvers.schema import build_schema
 from tests.support import Account, error_codes
 
 ME = "query { me { email } }"
@@ -203,3 +207,25 @@ def test_a_plain_query_over_the_cost_limit_is_refused_before_it_runs(
 )
 def test_plain_query_takes_only_a_query_its_variables_name_and_extensions(body: object) -> None:
     assert plain_query(body) is None
+
+
+def test_a_documents_validation_is_answered_again_by_its_identity(settings: Settings) -> None:
+    built = build_schema(settings)
+    checks, schema = built.checks, built._schema
+    valid, invalid = parse("{ me { name } }"), parse("{ me { nowhere } }")
+    for _ in range(2):  # the second time from what `checks` kept
+        assert checks.validation_errors(schema, valid) == []
+        assert [error.message for error in checks.validation_errors(schema, invalid)] == [
+            "Cannot query field 'nowhere' on type 'User'."
+        ]
+    equal_but_not_the_same = parse("{ me { nowhere } }")
+    assert checks.validation_errors(schema, equal_but_not_the_same)
+
+
+def test_validation_answers_are_kept_for_as_many_documents_as_the_parser_keeps(
+    settings: Settings,
+) -> None:
+    schema = build_schema(settings)
+    for number in range(DOCUMENTS_KEPT + 40):
+        schema.checks.validation_errors(schema._schema, parse(f"{{ a{number}: me {{ name }} }}"))
+    assert len(schema.checks._validated) == DOCUMENTS_KEPT  # bounded: a stream of documents
