@@ -5,11 +5,11 @@ import contextvars
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import anyio
-from anyio import to_thread
 from opentelemetry.trace import Tracer
 from sqlalchemy import Engine, event, literal, select
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -79,7 +79,7 @@ class Database:
         self._after_commit = AfterCommit(after_commit) if after_commit is not None else None
         self._writes = writes  # each user's task writes of the minute; None: unlimited
         self.timeout = timeout
-        self._threads = anyio.CapacityLimiter(threads)
+        self._threads = ThreadPoolExecutor(threads, thread_name_prefix="database")
         self._prepared: dict[Statement, Prepared] = {}  # see `Runner`
         self._in_flight = threading.Lock()
         self._running = 0  # units in their worker threads, abandoned ones included (`close`)
@@ -140,6 +140,7 @@ class Database:
         with anyio.move_on_after(within):
             while self._running:
                 await anyio.sleep(0.01)
+        self._threads.shutdown(wait=False, cancel_futures=True)
         self.engine.dispose()
 
     async def _call(self, unit: Callable[[], T]) -> T:
@@ -148,6 +149,13 @@ class Database:
         A database that cannot be reached, has no free connection, or stops answering (a frozen
         server never closes the socket, so only a deadline notices) raises `Unavailable`. A thread
         stuck on a frozen server is abandoned; it ends when the server answers or goes away.
+
+        The threads are the database's own executor, at most `threads` of them: a unit waits for
+        one in its queue (and never runs if its caller stops waiting first). anyio's
+        `to_thread.run_sync` gives the same bound through a capacity limiter and a cancel scope,
+        and cost about twice the CPU a hop under load (a no-op hop, 8 at once: 52 to 62 us
+        against 27 to 28); served, `bench.ab` read 16% more `rest_list` and 8 to 10% more
+        GraphQL requests a second this way.
         """
         waiting = Pending(self._metrics.units_waiting)
 
@@ -155,10 +163,11 @@ class Database:
             waiting.end()
             return unit()
 
+        running = contextvars.copy_context().run  # the caller's log fields and trace span
         try:
-            async with asyncio.timeout(self.timeout):  # cheaper than anyio's cancel scopes
-                return await to_thread.run_sync(
-                    started, abandon_on_cancel=True, limiter=self._threads
+            async with asyncio.timeout(self.timeout):
+                return await asyncio.get_running_loop().run_in_executor(
+                    self._threads, running, started
                 )
         except Exception as error:
             if (unavailable := _unavailable(error)) is not None:
