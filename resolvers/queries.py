@@ -1,6 +1,6 @@
 """Query resolvers: each reads like its line in the contract and calls one service."""
 
-from functools import partial
+from functools import cache, partial
 
 import strawberry
 from strawberry.types import Info
@@ -25,8 +25,10 @@ from schema.types import (
 
 ContextInfo = Info[Context, None]
 DEFAULT_PAGE_SIZE = 50
+NO_FILTER = TaskFilter()  # read, never changed: `Where.of` takes its values
 
 
+@cache  # only sizes that pass are kept (a refused one raises): at most 501 entries
 def _page_size(first: int | None) -> int:
     """`first` as REST's `limit` is checked (1..500; null: the default)."""
     return validate(TaskPageSize, {"first": DEFAULT_PAGE_SIZE if first is None else first}).first
@@ -50,7 +52,7 @@ async def tasks(
 ) -> TaskConnection:
     context = info.context
     await context.viewer()  # a missing or bad token before bad arguments
-    task_filter = validate(TaskFilter, provided(filter) if filter else {})
+    task_filter = validate(TaskFilter, provided(filter)) if filter else NO_FILTER
     sort = None
     if order_by:
         sort = Sort(field=order_by.field, descending=order_by.direction is OrderDirection.DESC)
