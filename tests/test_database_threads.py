@@ -19,7 +19,7 @@ from app.statements import Runner
 @pytest.fixture
 def two_threads(settings: Settings) -> Iterator[Database]:
     db = Database(
-        create_db_engine(settings, autocommit=True), timeout=0.5, threads=2, metrics=Metrics()
+        create_db_engine(settings, autocommit=True), timeout=1.0, threads=2, metrics=Metrics()
     )
     yield db
     asyncio.run(db.close(within=5))
