@@ -17,8 +17,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from app.errors import Unavailable
 from app.metrics import Metrics, Pending
+from app.prepared import PreparedStatements
 from app.security import TokenClaims
-from app.statements import AfterCommit, Prepared, Runner, Statement
+from app.statements import AfterCommit, Runner
 from app.throttle import Window
 
 T = TypeVar("T")
@@ -80,7 +81,7 @@ class Database:
         self._writes = writes  # each user's task writes of the minute; None: unlimited
         self.timeout = timeout
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="database")
-        self._prepared: dict[Statement, Prepared] = {}  # see `Runner`
+        self._prepared = PreparedStatements()  # see `Runner`
         self._in_flight = threading.Lock()
         self._running = 0  # units in their worker threads, abandoned ones included (`close`)
 

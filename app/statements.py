@@ -24,26 +24,18 @@ nothing is retried.
 import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, cast
 
 from opentelemetry.trace import Tracer
 from prometheus_client import Counter
-from sqlalchemy import Dialect, Engine, Select
+from sqlalchemy import Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection, IsolationLevel
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import PoolProxiedConnection
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.dml import UpdateBase
 
 from app.engine import TRANSACTION_ISOLATION
-from app.events import announce
+from app.prepared import Prepared, PreparedStatements, Row, Statement
 from app.tracing import statement_span
-
-AnySelect = Select[*tuple[Any, ...]]
-Statement = AnySelect | UpdateBase
-Processor = Callable[[Any], Any]
-Row = tuple[Any, ...]
 
 
 class AfterCommit:
@@ -59,71 +51,13 @@ class AfterCommit:
         self.ordering = threading.Lock()
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A statement as one dialect runs it: its text, and how values go in and rows come out."""
-
-    sql: str
-    compiled: SQLCompiler
-    names: tuple[str, ...] | None  # the order of the values, for positional drivers (SQLite)
-    binds: tuple[tuple[str, Processor], ...]  # the values that need converting for the driver
-    columns: tuple[tuple[int, Processor], ...]  # the columns that need converting, by position
-    reads: bool  # a SELECT: running it again changes nothing
-    announces: bool  # its last column is `announce(...)`
-
-    @classmethod
-    def of(cls, statement: Statement, dialect: Dialect) -> "Prepared":
-        compiled = statement.compile(dialect=dialect)
-        assert isinstance(compiled, SQLCompiler)
-        if "POSTCOMPILE" in compiled.string:
-            raise ValueError("statements rendered at execution (expanding IN) are not supported")
-        binds: dict[str, Processor] = {}  # by name: a name bound twice is converted once
-        for bind, name in compiled.bind_names.items():
-            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if processor is not None:
-                binds.setdefault(compiled.escaped_bind_names.get(name, name), processor)
-        exported = list(statement.exported_columns)
-        processors = (
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in exported
-        )
-        columns = tuple((index, p) for index, p in enumerate(processors) if p is not None)
-        return cls(
-            sql=compiled.string,
-            compiled=compiled,
-            names=tuple(compiled.positiontup or ()) if compiled.positional else None,
-            binds=tuple(binds.items()),
-            columns=columns,
-            reads=isinstance(statement, Select),
-            announces=bool(exported) and isinstance(exported[-1], announce),
-        )
-
-    def parameters(self, values: Mapping[str, Any]) -> dict[str, Any] | tuple[Any, ...]:
-        """`values` as the driver takes them; a bound parameter left without one raises."""
-        parameters = dict(self.compiled.construct_params(values))
-        for name, processor in self.binds:
-            parameters[name] = processor(parameters[name])
-        if self.names is None:
-            return parameters
-        return tuple(parameters[name] for name in self.names)
-
-    def convert(self, rows: list[Row]) -> list[Row]:
-        """The driver's rows with the values of the columns that need it converted (on
-        PostgreSQL, two columns of a task: its priority and its tags). Column by column: with
-        `map` over the C lookups that most processors are, no Python runs per value."""
-        if not self.columns or not rows:
-            return rows
-        columns = list(zip(*rows, strict=True))
-        for index, processor in self.columns:
-            columns[index] = tuple(map(processor, columns[index]))
-        return list(zip(*columns, strict=True))
-
-
 class Runner:
     """A pooled connection that runs prepared statements, each committing on its own, or, inside
     `transaction()`, together.
 
-    `prepared` is the database's cache of compiled statements, keyed by statement: only
-    statements built once belong in it (a statement built per call would grow it for ever).
+    `prepared` is the database's cache of compiled statements (`PreparedStatements`): a
+    statement built once (or once per shape, cached) is compiled once while it is used; one
+    built per call would be compiled on every call.
     `after_commit` takes the events of writes on SQLite (None on PostgreSQL, where `NOTIFY`
     carries them).
     """
@@ -131,7 +65,7 @@ class Runner:
     def __init__(
         self,
         engine: Engine,
-        prepared: dict[Statement, Prepared],
+        prepared: PreparedStatements,
         after_commit: AfterCommit | None = None,
         published: Counter | None = None,
         tracer: Tracer | None = None,
@@ -203,9 +137,7 @@ class Runner:
 
     def all(self, statement: Statement, values: Mapping[str, Any] | None = None) -> list[Row]:
         """Every row the statement answers (none for a statement without RETURNING)."""
-        prepared = self._prepared.get(statement)
-        if prepared is None:
-            prepared = self._prepared[statement] = Prepared.of(statement, self._dialect)
+        prepared = self._prepared.of(statement, self._dialect)
         parameters = prepared.parameters(values or {})
         if not prepared.announces:
             return self._run(prepared, parameters)

@@ -26,6 +26,7 @@ from strawberry.http import GraphQLRequestData
 
 import models  # noqa: F401 (registers the tables)
 from app.factory import create_app
+from app.prepared import PreparedStatements
 from app.settings import Settings
 from app.statements import Runner
 from resolvers.context import Context
@@ -138,7 +139,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def runner(app: FastAPI) -> Iterator[Runner]:
     """A runner on the test database's pooled engine, as `Database.run` hands services one."""
-    found = Runner(app.state.runtime.db.engine, {})
+    found = Runner(app.state.runtime.db.engine, PreparedStatements())
     yield found
     found.close()
 

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, insert, text
 
+from app.prepared import Prepared, PreparedStatements
 from app.security import TokenClaims
 from app.services.listing import offset_statement, segment_statement
 from app.services.listing_filters import Where
 from app.services.listing_orders import DEFAULT_ORDER, TRASH_ORDER, Order, order_of
 from app.services.task_table import task_row, trashed_row
-from app.statements import Prepared, Runner
+from app.statements import Runner
 from models import Task, User
 from models.tables import table
 from models.task import Sort, TaskFilter, TaskOrderField
@@ -110,7 +111,7 @@ def _served_by_the_users_index(nodes: list[dict[str, Any]]) -> bool:
 def _values(engine: Engine, order: Order, where: Where, segment: int) -> dict[str, Any]:
     """The values of a page deep in `segment`: after the task halfway through it, as a cursor
     taken there would name it."""
-    runner = Runner(engine, {})
+    runner = Runner(engine, PreparedStatements())
     try:
         statement = segment_statement(where.shape, order, segment, False)
         rows = runner.all(statement, {**where.values, "limit": 100_000})

@@ -9,6 +9,9 @@ from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, InvalidRequestError
 
 from app.database import Database
+from app.prepared import PreparedStatements
+from app.services.listing import offset_statement
+from app.services.listing_filters import SHAPES_KEPT
 from app.statements import Runner
 from models import Task, User
 from tests.support import Account, create_task
@@ -48,7 +51,7 @@ def _kill_connection_of(runner: Runner, db: Database, database_url: str) -> None
     if not database_url.startswith("postgresql"):
         pytest.skip("an SQLite connection cannot be killed from outside")
     backend = runner.scalar(_BACKEND_PID)
-    killer = Runner(db.engine, {})
+    killer = Runner(db.engine, PreparedStatements())
     try:
         killer.scalar(select(func.pg_terminate_backend(bindparam("pid"))), {"pid": backend})
     finally:
@@ -77,7 +80,7 @@ def test_statements_are_compiled_once_whatever_the_traffic(
     client: TestClient, db: Database, alice: Account
 ) -> None:
     """Every statement the services run is built once: a second round of every route compiles
-    nothing new (a statement built per call would grow the cache for ever)."""
+    nothing new (a statement built per call would be compiled on every call)."""
 
     def every_route() -> None:
         task = create_task(client, alice, "t", description="d")
@@ -97,3 +100,47 @@ def test_statements_are_compiled_once_whatever_the_traffic(
     compiled = len(db._prepared)
     every_route()
     assert len(db._prepared) == compiled
+
+
+def test_a_statement_run_again_is_not_compiled_again(db: Database) -> None:
+    prepared = PreparedStatements(size=2)
+    first = prepared.of(_COUNT, db.engine.dialect)
+    assert prepared.of(_COUNT, db.engine.dialect) is first
+
+
+def test_the_least_recently_run_statement_is_the_one_forgotten(db: Database) -> None:
+    prepared = PreparedStatements(size=2)
+    dialect = db.engine.dialect
+    count = prepared.of(_COUNT, dialect)
+    prepared.of(_INSERT, dialect)
+    prepared.of(_COUNT, dialect)  # now the most recent
+    prepared.of(_BACKEND_PID, dialect)  # one too many: _INSERT goes
+    assert len(prepared) == 2
+    assert prepared.of(_COUNT, dialect) is count
+
+
+def test_a_new_listing_shape_on_every_request_keeps_the_caches_bounded(
+    client: TestClient, db: Database, alice: Account
+) -> None:
+    """Each count of tags and each order is a statement shape of its own: a client can name a
+    new one on every request. The shapes' statements and their compiled forms stay bounded (the
+    database's compiled ones held to 64 here, to need fewer requests), and a shape asked for
+    again after its statements were forgotten is answered right."""
+    db._prepared = PreparedStatements(size=64)
+    create_task(client, alice, "tagged", tags=["t0"])
+    sorts = ["created_at", "-created_at", "updated_at", "-updated_at", "priority", "-priority",
+             "title", "-title", "due_at", "-due_at"]  # fmt: skip
+    shapes = [(tags, sort) for tags in range(1, 21) for sort in sorts]
+    assert len(shapes) > SHAPES_KEPT
+
+    def listed(tags: int, sort: str) -> list[str]:
+        query = "&".join(f"tag=t{i}" for i in range(tags))
+        answer = client.get(f"/api/tasks?{query}&sort={sort}", headers=alice.headers)
+        assert answer.status_code == 200, answer.text
+        return [task["title"] for task in answer.json()]
+
+    for shape in shapes:
+        listed(*shape)
+    assert len(db._prepared) <= 64
+    assert offset_statement.cache_info().currsize <= SHAPES_KEPT
+    assert listed(1, "created_at") == ["tagged"]  # forgotten, then built again

@@ -24,11 +24,12 @@ from sqlalchemy.exc import IntegrityError
 from app.better_auth import BetterAuthIdentity
 from app.errors import AuthError, IdentityConflict
 from app.events import SESSION_ENDED_KIND, announce
+from app.prepared import Row
 from app.security import INVALID_TOKEN, NO_PASSWORD, TokenClaims
 from app.services import users
 from app.services.sessions import require_session
 from app.services.users import USERS
-from app.statements import Row, Runner
+from app.statements import Runner
 from models.identity import DeletedIdentity, Identity
 from models.tables import table, upsert
 from models.text import Name

@@ -4,27 +4,29 @@ What a listing selects is `app.services.listing_filters`; in which order it read
 `app.services.listing_orders`. A page by key ends in opaque cursors (`app.services.cursors`),
 signed for the viewer, that continue only the order and filter they were made for.
 
-Statements are built once per shape (filters, order, segment) with bound parameters, and reused.
+Statements are built once per shape (filters, order, segment) with bound parameters, and reused
+while in use (the most recent `SHAPES_KEPT` of each kind: see `listing_filters`).
 """
 
 import uuid
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, select
 
+from app.prepared import AnySelect
 from app.security import TokenClaims
 from app.services.cursors import INVALID_CURSOR, Position, decode_cursor, encode_cursor
-from app.services.listing_filters import Shape, Where, count, filter_conditions
+from app.services.listing_filters import SHAPES_KEPT, Shape, Where, count, filter_conditions
 from app.services.listing_orders import TRASH_ORDER, Order, order_of
 from app.services.sessions import require_session
 from app.services.task_table import PUBLIC_COLUMNS, TRASH_COLUMNS, TaskRow, task_row, trashed_row
-from app.statements import AnySelect, Runner
+from app.statements import Runner
 from models.task import Sort, TaskFilter
 
 
-@cache
+@lru_cache(maxsize=SHAPES_KEPT)
 def offset_statement(shape: Shape, order: Order) -> AnySelect:
     columns = TRASH_COLUMNS if shape.trash else PUBLIC_COLUMNS
     return (
@@ -36,7 +38,7 @@ def offset_statement(shape: Shape, order: Order) -> AnySelect:
     )
 
 
-@cache
+@lru_cache(maxsize=SHAPES_KEPT)
 def segment_statement(shape: Shape, order: Order, segment: int, after: bool) -> AnySelect:
     part = order.segments[segment]
     conditions = [*filter_conditions(shape), part.where]

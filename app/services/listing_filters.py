@@ -3,12 +3,13 @@
 count of all that match, and the viewer's task stats.
 
 Statements are built once per shape (which filters are present, how many tags) with bound
-parameters, and reused.
+parameters, and reused while the shape is in use: the most recent `SHAPES_KEPT` are kept (a
+client may name a new shape on every request; 5,040 filter shapes exist).
 """
 
 import hashlib
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -26,10 +27,11 @@ from sqlalchemy import (
 )
 
 from app.errors import AuthError
+from app.prepared import AnySelect
 from app.security import TokenClaims
 from app.services.sessions import SESSION_ENDED, caller, session_live
 from app.services.task_table import COLUMNS, LIVE, OWNED, TASKS, TRASHED
-from app.statements import AnySelect, Runner
+from app.statements import Runner
 from app.unicode_lower import unicode_lower
 from models.tables import table
 from models.tag import Tag, TaskTag
@@ -39,6 +41,7 @@ from models.utc import UTCDateTime, utcnow
 
 _tags = table(Tag)
 _task_tags = table(TaskTag)
+SHAPES_KEPT = 128  # per statement cache of a listing, beyond a front end's working set
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,7 @@ class Where:
         return cls(shape, values)
 
 
-@cache
+@lru_cache(maxsize=SHAPES_KEPT)
 def _count_statement(shape: Shape) -> AnySelect:
     """The count, and whether the user still exists."""
     return select(func.count(), session_live()).select_from(TASKS).where(*filter_conditions(shape))

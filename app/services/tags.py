@@ -14,10 +14,11 @@ from sqlalchemy import String, Uuid, bindparam, delete, exists, func, insert, se
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
+from app.prepared import AnySelect
 from app.security import TokenClaims
 from app.services.sessions import caller, require_session
 from app.services.task_table import LIVE, TASKS
-from app.statements import AnySelect, Runner
+from app.statements import Runner
 from models.tables import table, upsert
 from models.tag import Tag, TaskTag
 from models.task import TagCount

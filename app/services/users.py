@@ -4,7 +4,8 @@ login) and identities (a Better Auth sign-in's first sight) both make and find u
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import configure_mappers
 
-from app.statements import Row, Runner
+from app.prepared import Row
+from app.statements import Runner
 from models.tables import table
 from models.user import User
 
