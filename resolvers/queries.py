@@ -12,6 +12,7 @@ from app.services.tags import tag_counts
 from app.validation import validate
 from models.task import Sort, TaskFilter, TaskPageSize
 from resolvers.context import Context
+from resolvers.selections import page_task_fields
 from schema.enums import OrderDirection
 from schema.inputs import TaskFilterInput, TaskOrderInput, provided
 from schema.types import (
@@ -65,6 +66,7 @@ async def tasks(
             first=_page_size(first),
             after=after,
             cursor_key=context.runtime.settings.signing_key,
+            fields=page_task_fields(info),
         )
     )
     return TaskConnection.of(page, UserType.from_model(user), after=after)
@@ -82,6 +84,7 @@ async def trash(
             first=_page_size(first),
             after=after,
             cursor_key=context.runtime.settings.signing_key,
+            fields=page_task_fields(info),
         )
     )
     return TaskConnection.of(page, UserType.from_model(user), after=after)

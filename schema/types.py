@@ -95,9 +95,10 @@ class TaskType:
         """A task row as the services answer it, of `owner`'s (the viewer, built once a page).
 
         Its values are set as they are, without the dataclass `__init__`: 0.25 us a task against
-        0.45, 50 times a page. A row holds every other field of the type (`TASK_FIELDS`, and
-        `deleted_at` from the trash; outside it, the class's default, None), which
-        `tests/test_schema_types.py` holds."""
+        0.45, 50 times a page. A whole row holds every other field of the type (`TASK_FIELDS`,
+        and `deleted_at` from the trash; outside it, the class's default, None), which
+        `tests/test_schema_types.py` holds. A page's rows hold only the fields its query reads
+        (`resolvers.selections`): its tasks lack the others, which nothing asks of them."""
         made = cls.__new__(cls)
         made.__dict__.update(task, owner=owner)
         return made

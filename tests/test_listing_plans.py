@@ -12,10 +12,9 @@ from sqlalchemy import Engine, create_engine, insert, text
 
 from app.prepared import Prepared, PreparedStatements
 from app.security import TokenClaims
-from app.services.listing import offset_statement, segment_statement
+from app.services.listing import offset_statement, segment_statement, selected_fields
 from app.services.listing_filters import Where
 from app.services.listing_orders import DEFAULT_ORDER, TRASH_ORDER, Order, order_of
-from app.services.task_table import task_row, trashed_row
 from app.statements import Runner
 from models import Task, User
 from models.tables import table
@@ -112,33 +111,36 @@ def _values(engine: Engine, order: Order, where: Where, segment: int) -> dict[st
     """The values of a page deep in `segment`: after the task halfway through it, as a cursor
     taken there would name it."""
     runner = Runner(engine, PreparedStatements())
+    fields = selected_fields(where.shape, order, None)
     try:
-        statement = segment_statement(where.shape, order, segment, False)
+        statement = segment_statement(where.shape, order, segment, False, fields)
         rows = runner.all(statement, {**where.values, "limit": 100_000})
     finally:
         runner.close()
-    make = trashed_row if where.shape.trash else task_row
     part = order.segments[segment]
-    position = part.position_values(part.key_of(make(rows[len(rows) // 2])))
+    halfway = dict(zip(fields, rows[len(rows) // 2], strict=True))
+    position = part.position_values(part.key_of(halfway))
     return {**where.values, **position, "limit": 51, "offset": 0}
 
 
 @pytest.mark.parametrize("order", ORDERS, ids=lambda order: order.name)
 def test_every_order_pages_without_sorting_the_users_tasks(seeded: Seeded, order: Order) -> None:
     engine, where = seeded.engine, Where.of(seeded.viewer, TaskFilter())
+    fields = selected_fields(where.shape, order, None)
     first_page = _plan(
-        engine, offset_statement(where.shape, order), _values(engine, order, where, 0)
+        engine, offset_statement(where.shape, order, fields), _values(engine, order, where, 0)
     )
     assert _served_by_the_users_index(first_page), _summary(first_page)
     for segment in range(len(order.segments)):
-        statement = segment_statement(where.shape, order, segment, True)
+        statement = segment_statement(where.shape, order, segment, True, fields)
         deep = _plan(engine, statement, _values(engine, order, where, segment))
         assert _served_by_the_users_index(deep), (segment, _summary(deep))
 
 
 def test_the_trash_pages_without_sorting(seeded: Seeded) -> None:
     engine, where = seeded.engine, Where.of(seeded.viewer, TaskFilter(), trash=True)
-    statement = segment_statement(where.shape, TRASH_ORDER, 0, True)
+    fields = selected_fields(where.shape, TRASH_ORDER, None)
+    statement = segment_statement(where.shape, TRASH_ORDER, 0, True, fields)
     assert _served_by_the_users_index(
         _plan(engine, statement, _values(engine, TRASH_ORDER, where, 0))
     )

@@ -98,6 +98,11 @@ def _reader(column: Any) -> KeyReader:
     raise TypeError(f"no cursor reader for the key column {column.name} ({kind!r})")
 
 
+def _field_of(column: Any) -> str:
+    """The row field a key column's value comes from: a title's key is made from the title."""
+    return "title" if column.name == "title_key" else str(column.name)
+
+
 # Orders and segments are made once, at import, and compared by identity: they key the caches of
 # statements built from them.
 @dataclass(frozen=True, eq=False)
@@ -106,6 +111,7 @@ class Segment:
 
     where: ColumnElement[bool]
     holds: Callable[[TaskRow], bool]  # `where`, of a row already read
+    holds_reads: tuple[str, ...]  # the row fields `holds` reads
     key: tuple[Any, ...]  # the columns
     descending: bool
     # Sorts before the key, though `where` makes it one value: it names the index to read. By
@@ -114,9 +120,12 @@ class Segment:
     # first page's latency in the bench, 9.6 ms against 0.2 over 40,000 other tasks).
     leading: UnaryExpression[Any] | None = None
     readers: tuple[KeyReader, ...] = field(init=False)
+    reads: frozenset[str] = field(init=False)  # the row fields `holds` and `key_of` read
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "readers", tuple(_reader(column) for column in self.key))
+        keys = (_field_of(column) for column in self.key)
+        object.__setattr__(self, "reads", frozenset((*self.holds_reads, *keys)))
 
     def order_by(self) -> list[UnaryExpression[Any]]:
         key = [column.desc() if self.descending else column.asc() for column in self.key]
@@ -134,7 +143,9 @@ class Segment:
         """`task`'s key in this segment, as JSON values (for a cursor)."""
         values = []
         for column in self.key:
-            value = title_key(task["title"]) if column.name == "title_key" else task[column.name]
+            value = task[_field_of(column)]
+            if column.name == "title_key":
+                value = title_key(value)
             values.append(value.isoformat() if isinstance(value, datetime) else value)
         return tuple(values)
 
@@ -154,6 +165,10 @@ class Order:
     name: str
     segments: tuple[Segment, ...]
     order_by: tuple[Any, ...]  # the whole order as one ORDER BY (pages by offset, first pages)
+    reads: frozenset[str] = field(init=False)  # the row fields its cursors read
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reads", frozenset().union(*(s.reads for s in self.segments)))
 
     def segment_of(self, task: TaskRow) -> int:
         return next(index for index, part in enumerate(self.segments) if part.holds(task))
@@ -164,7 +179,7 @@ _ID = COLUMNS.id
 
 def _by(column: Any, descending: bool) -> Order:
     """Ordered by `column` alone, then by id, in one direction."""
-    segment = Segment(true(), lambda _task: True, (column, _ID), descending)
+    segment = Segment(true(), lambda _task: True, (), (column, _ID), descending)
     name = f"-{column.name}" if descending else column.name
     return Order(name, (segment,), tuple(segment.order_by()))
 
@@ -174,12 +189,18 @@ def _by_due_date(descending: bool) -> Order:
     with_date = Segment(
         COLUMNS.due_at.is_not(None),
         lambda task: task["due_at"] is not None,
+        ("due_at",),
         (COLUMNS.due_at, _ID),
         descending,
     )
     due = (COLUMNS.due_at.desc() if descending else COLUMNS.due_at.asc()).nulls_last()
     without = Segment(
-        COLUMNS.due_at.is_(None), lambda task: task["due_at"] is None, (_ID,), descending, due
+        COLUMNS.due_at.is_(None),
+        lambda task: task["due_at"] is None,
+        ("due_at",),
+        (_ID,),
+        descending,
+        due,
     )
     name = "-due_at" if descending else "due_at"
     return Order(name, (with_date, without), (due, *with_date.order_by()[1:]))
@@ -188,11 +209,16 @@ def _by_due_date(descending: bool) -> Order:
 _incomplete = Segment(
     COLUMNS.completed == false(),
     lambda task: not task["completed"],
+    ("completed",),
     (COLUMNS.created_at, _ID),
     True,
 )
 _completed = Segment(
-    COLUMNS.completed == true(), lambda task: task["completed"], (COLUMNS.created_at, _ID), True
+    COLUMNS.completed == true(),
+    lambda task: task["completed"],
+    ("completed",),
+    (COLUMNS.created_at, _ID),
+    True,
 )
 DEFAULT_ORDER = Order(
     "default", (_incomplete, _completed), (COLUMNS.completed.asc(), *_incomplete.order_by())
