@@ -112,11 +112,12 @@ def test_the_least_recently_run_statement_is_the_one_forgotten(db: Database) -> 
     prepared = PreparedStatements(size=2)
     dialect = db.engine.dialect
     count = prepared.of(_COUNT, dialect)
-    prepared.of(_INSERT, dialect)
+    insert = prepared.of(_INSERT, dialect)
     prepared.of(_COUNT, dialect)  # now the most recent
     prepared.of(_BACKEND_PID, dialect)  # one too many: _INSERT goes
     assert len(prepared) == 2
     assert prepared.of(_COUNT, dialect) is count
+    assert prepared.of(_INSERT, dialect) is not insert  # compiled again
 
 
 def test_a_new_listing_shape_on_every_request_keeps_the_caches_bounded(
