@@ -38,20 +38,13 @@ def page_task_fields(info: Info) -> frozenset[str]:
     with `info`'s field."""
     raw = info._raw_info  # graphql-core's info, which Strawberry's wraps: nodes and fragments
     fragments = raw.fragments
-    read: set[str] = set()
-    for page_field in _fields(_selection_sets(raw.field_nodes), fragments):
-        name = page_field.name.value
-        if name == "nodes":
-            tasks = [page_field]
-        elif name == "edges":
-            edges = _fields([page_field.selection_set], fragments)
-            tasks = [each for each in edges if each.name.value == "node"]
-        else:
-            continue
-        for task_field in _fields(_selection_sets(tasks), fragments):
-            if (column := COLUMN_FIELDS.get(task_field.name.value)) is not None:
-                read.add(column)
-    return frozenset(read)
+    page = list(_fields(_selection_sets(raw.field_nodes), fragments))
+    edges = [each for each in page if each.name.value == "edges"]
+    in_edges = _fields(_selection_sets(edges), fragments)
+    tasks = [each for each in page if each.name.value == "nodes"]
+    tasks += [each for each in in_edges if each.name.value == "node"]
+    read = {each.name.value for each in _fields(_selection_sets(tasks), fragments)}
+    return frozenset(COLUMN_FIELDS[name] for name in read if name in COLUMN_FIELDS)
 
 
 def _selection_sets(fields: Iterable[FieldNode]) -> list[SelectionSetNode | None]:
@@ -62,12 +55,20 @@ def _fields(
     selection_sets: Iterable[SelectionSetNode | None],
     fragments: dict[str, FragmentDefinitionNode],
 ) -> Iterator[FieldNode]:
-    """The fields the selection sets select, through their fragments."""
-    for selection_set in selection_sets:
+    """The fields the selection sets select, through their fragments: each named fragment once
+    (as graphql-core collects fields), so the walk is as long as the document, however often a
+    fragment is spread (a fragment spreading another twice, 30 deep, would be 2**30 walks)."""
+    expanded: set[str] = set()
+    pending = list(selection_sets)
+    while pending:
+        selection_set = pending.pop()
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
                 yield selection
-            elif isinstance(selection, FragmentSpreadNode):
-                yield from _fields([fragments[selection.name.value].selection_set], fragments)
             elif isinstance(selection, InlineFragmentNode):
-                yield from _fields([selection.selection_set], fragments)
+                pending.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in expanded:
+                    expanded.add(name)
+                    pending.append(fragments[name].selection_set)

@@ -1,14 +1,17 @@
 """GraphQL pages select only the task fields their query reads (and what their cursors need):
 every field, however it is asked for, answers as it does in the whole page."""
 
+from collections import Counter
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 
 from app.settings import Settings
 from resolvers.schema import build_schema
-from resolvers.selections import COLUMN_FIELDS
+from resolvers.selections import COLUMN_FIELDS, page_task_fields
 from tests.support import Account, create_task, graphql
 
 EVERY_FIELD = (
@@ -158,3 +161,44 @@ def test_the_trash_answers_each_field_as_in_its_whole_page(
         a=first["pageInfo"]["endCursor"],
     )  # fmt: skip
     assert rest["trash"]["nodes"] == [{"title": node["title"]} for node in whole[1:]]
+
+
+class CountedFragments(dict[str, FragmentDefinitionNode]):
+    """Fragment definitions that count how often each is looked up."""
+
+    def __init__(self, definitions: dict[str, FragmentDefinitionNode]) -> None:
+        super().__init__(definitions)
+        self.lookups: Counter[str] = Counter()
+
+    def __getitem__(self, name: str) -> FragmentDefinitionNode:
+        self.lookups[name] += 1
+        return super().__getitem__(name)
+
+
+# 16 fragments, each spreading the next twice: following every spread walks the last 2**16 times
+# (and 2**30 times at 30 deep, which the document limits allow too).
+DOUBLING = (
+    "query { tasks { nodes { ...F0 } } } "
+    + " ".join(f"fragment F{i} on Task {{ ...F{i + 1} ...F{i + 1} }}" for i in range(16))
+    + " fragment F16 on Task { title }"
+)
+
+
+def test_a_fragment_spread_again_and_again_is_walked_once() -> None:
+    document = parse(DOUBLING)
+    operation, *definitions = document.definitions
+    assert isinstance(operation, OperationDefinitionNode)
+    fragments = CountedFragments(
+        {each.name.value: each for each in definitions if isinstance(each, FragmentDefinitionNode)}
+    )
+    raw = SimpleNamespace(field_nodes=list(operation.selection_set.selections), fragments=fragments)
+    assert page_task_fields(SimpleNamespace(_raw_info=raw)) == {"title"}  # type: ignore[arg-type]
+    assert set(fragments.lookups.values()) == {1}
+
+
+def test_a_document_of_doubling_fragments_is_answered_at_once(
+    client: TestClient, alice: Account, tasks: None
+) -> None:
+    """It passes every document limit (so does one 30 deep)."""
+    found = data(client, alice, DOUBLING)["tasks"]["nodes"]
+    assert found == [{"title": node["title"]} for node in whole_page(client, alice)]
