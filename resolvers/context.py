@@ -62,7 +62,8 @@ class Context(BaseContext):
 
     async def with_user(self, service: Callable[[Runner, TokenClaims], T]) -> tuple[User, T]:
         """The user and `service(runner, viewer)`, on one trip to a worker thread when the user
-        is not yet known: a page and its tasks' `owner` cost one trip, not two."""
+        is not yet known: a task and its `owner` cost one trip, not two. (A page reads its
+        tasks' owner in its own statement: `app.services.listing`.)"""
         viewer = await self.viewer()
         return await asyncio.gather(self._user_of(viewer), self.db.board(service, viewer))
 

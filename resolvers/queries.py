@@ -1,18 +1,21 @@
 """Query resolvers: each reads like its line in the contract and calls one service."""
 
+from collections.abc import Callable
 from functools import cache, partial
 
 import strawberry
 from strawberry.types import Info
 
+from app.security import TokenClaims
 from app.services import listing, listing_filters
 from app.services import sessions as session_service
 from app.services import tasks as task_service
+from app.services.listing import TaskPage
 from app.services.tags import tag_counts
 from app.validation import validate
 from models.task import Sort, TaskFilter, TaskPageSize
 from resolvers.context import Context
-from resolvers.selections import page_task_fields
+from resolvers.selections import page_fields
 from schema.enums import OrderDirection
 from schema.inputs import TaskFilterInput, TaskOrderInput, provided
 from schema.types import (
@@ -51,43 +54,43 @@ async def tasks(
     first: int | None = DEFAULT_PAGE_SIZE,
     after: str | None = strawberry.UNSET,
 ) -> TaskConnection:
-    context = info.context
-    await context.viewer()  # a missing or bad token before bad arguments
+    viewer = await info.context.viewer()  # a missing or bad token before bad arguments
     task_filter = validate(TaskFilter, provided(filter)) if filter else NO_FILTER
     sort = None
     if order_by:
         sort = Sort(field=order_by.field, descending=order_by.direction is OrderDirection.DESC)
-    after = None if after is strawberry.UNSET else after
-    user, page = await context.with_user(
-        partial(
-            listing.page_tasks,
-            task_filter=task_filter,
-            sort=sort,
-            first=_page_size(first),
-            after=after,
-            cursor_key=context.runtime.settings.signing_key,
-            fields=page_task_fields(info),
-        )
-    )
-    return TaskConnection.of(page, UserType.from_model(user), after=after)
+    service = partial(listing.page_tasks, task_filter=task_filter, sort=sort)
+    return await _page(info, service, viewer, first, after)
 
 
 async def trash(
     info: ContextInfo, first: int | None = DEFAULT_PAGE_SIZE, after: str | None = strawberry.UNSET
 ) -> TaskConnection:
-    context = info.context
-    await context.viewer()  # a missing or bad token before bad arguments
+    viewer = await info.context.viewer()  # a missing or bad token before bad arguments
+    return await _page(info, listing.page_trash, viewer, first, after)
+
+
+async def _page(
+    info: ContextInfo,
+    service: Callable[..., TaskPage],
+    viewer: TokenClaims,
+    first: int | None,
+    after: str | None,
+) -> TaskConnection:
+    """The page `service` reads (`listing.page_tasks`, `listing.page_trash`): `first` tasks
+    `after` the cursor, of the task and owner fields the query reads."""
     after = None if after is strawberry.UNSET else after
-    user, page = await context.with_user(
-        partial(
-            listing.page_trash,
-            first=_page_size(first),
-            after=after,
-            cursor_key=context.runtime.settings.signing_key,
-            fields=page_task_fields(info),
-        )
+    read = page_fields(info)
+    page = await info.context.db.run(
+        service,
+        viewer,
+        first=_page_size(first),
+        after=after,
+        cursor_key=info.context.runtime.settings.signing_key,
+        fields=read.tasks,
+        owner=read.owner,
     )
-    return TaskConnection.of(page, UserType.from_model(user), after=after)
+    return TaskConnection.of(page, after=after)
 
 
 async def tags(info: ContextInfo) -> list[TagCountType]:

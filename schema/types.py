@@ -55,6 +55,15 @@ class UserType:
     def from_model(cls, user: User) -> Self:
         return cls(id=user.id, email=user.email, name=user.name, created_at=user.created_at)
 
+    @classmethod
+    def owner_of(cls, page: TaskPage) -> Self:
+        """The owner of `page`'s tasks (the viewer), of the fields its query reads: those read
+        with the page (`TaskPage.owner`) and the id. Made as `TaskType.from_row` makes a task
+        of a page: nothing reads the fields the query did not ask for."""
+        made = cls.__new__(cls)
+        made.__dict__.update(page.owner, id=page.user_id)
+        return made
+
 
 @strawberry.type(name="Session", description="One login: where the account is signed in.")
 class SessionType:
@@ -209,8 +218,9 @@ class TaskConnection:
         return await info.context.db.run(count, self.page.where)  # counted only when asked for
 
     @classmethod
-    def of(cls, page: TaskPage, owner: UserType, *, after: str | None) -> Self:
-        """`page` of `owner`'s tasks (the viewer), asked for `after` a cursor or from the top."""
+    def of(cls, page: TaskPage, *, after: str | None) -> Self:
+        """`page`, asked for `after` a cursor or from the top."""
+        owner = UserType.owner_of(page)
         nodes = [TaskType.from_row(found, owner) for found in page.tasks]
         return cls(nodes=nodes, page=page, after_cursor=after is not None)
 

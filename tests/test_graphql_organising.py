@@ -382,4 +382,4 @@ def test_tags_on_a_page_cost_no_statement_per_task(
         assert len(found) == first
         assert all(node["tags"] == ["bulk"] for node in found)
         counts.append(len(statements))
-    assert counts == [2, 2]  # the token's user, and the page with its tags
+    assert counts == [1, 1]  # the page, with its tags and its owner

@@ -11,7 +11,7 @@ from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 
 from app.settings import Settings
 from resolvers.schema import build_schema
-from resolvers.selections import COLUMN_FIELDS, page_task_fields
+from resolvers.selections import COLUMN_FIELDS, OWNER_COLUMN_FIELDS, page_fields
 from tests.support import Account, create_task, graphql
 
 EVERY_FIELD = (
@@ -53,6 +53,13 @@ def test_the_column_fields_are_the_task_types_fields_but_its_owner(settings: Set
     task_type = schema.type_map["Task"]
     assert set(COLUMN_FIELDS) == set(task_type.fields) - {"owner"}  # type: ignore[attr-defined]
     assert set(EVERY_FIELD.split()) == set(COLUMN_FIELDS)
+
+
+def test_the_owner_fields_read_with_a_page_are_the_user_types_fields_but_its_id(
+    settings: Settings,
+) -> None:
+    user_type = build_schema(settings)._schema.type_map["User"]
+    assert set(OWNER_COLUMN_FIELDS) == set(user_type.fields) - {"id"}  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("field", EVERY_FIELD.split())
@@ -97,6 +104,63 @@ def test_the_same_page_under_two_aliases_selects_what_both_read(
     whole = whole_page(client, alice)
     assert found["a"]["nodes"] == [{"title": node["title"]} for node in whole]
     assert found["b"]["nodes"] == [{"tags": node["tags"]} for node in whole]
+
+
+OWNER_FIELDS = ["id", "email", "name", "createdAt"]
+
+
+@pytest.mark.parametrize("field", OWNER_FIELDS)
+def test_each_owner_field_answers_the_viewers_own(
+    client: TestClient, alice: Account, tasks: None, field: str
+) -> None:
+    mine = data(client, alice, f"{{ me {{ {field} }} }}")["me"]
+    nodes = data(client, alice, f"{{ tasks {{ nodes {{ owner {{ {field} }} }} }} }}")
+    edges = data(client, alice, f"{{ tasks {{ edges {{ node {{ owner {{ {field} }} }} }} }} }}")
+    assert [node["owner"] for node in nodes["tasks"]["nodes"]] == [mine] * 5
+    assert [edge["node"]["owner"] for edge in edges["tasks"]["edges"]] == [mine] * 5
+
+
+def test_owner_fields_behind_fragments_aliases_and_directives_are_read(
+    client: TestClient, alice: Account, tasks: None
+) -> None:
+    query = """
+    query ($skip: Boolean!) { tasks(first: 2) { nodes { ...Owned } } trash { nodes { id } } }
+    fragment Owned on Task { owner { who: name ... @skip(if: $skip) { email } ...Since } }
+    fragment Since on User { createdAt }
+    """
+    me = data(client, alice, "{ me { name email createdAt } }")["me"]
+    for skip in (True, False):
+        found = data(client, alice, query, skip=skip)
+        owner = {"who": me["name"], "createdAt": me["createdAt"]}
+        owner |= {} if skip else {"email": me["email"]}
+        assert [node["owner"] for node in found["tasks"]["nodes"]] == [owner] * 2
+        assert found["trash"] == {"nodes": []}
+
+
+def test_a_page_and_its_owner_are_read_in_one_statement(
+    client: TestClient, alice: Account, tasks: None, statements: list[str]
+) -> None:
+    found = data(client, alice, "{ tasks { nodes { id owner { id name } } } }")
+    assert len(found["tasks"]["nodes"]) == 5
+    (page,) = statements
+    selected = page.split("FROM tasks")[0]
+    assert "users.name" in selected  # asked for
+    assert "users.email" not in selected
+    assert "password_hash" not in page
+
+
+def test_a_page_after_a_cursor_reads_its_owner_with_its_tasks(
+    client: TestClient, alice: Account, tasks: None, statements: list[str]
+) -> None:
+    """It may read several segments of its order (a statement each); none reads the owner."""
+    me = data(client, alice, "{ me { name } }")["me"]
+    first = data(client, alice, "{ tasks(first: 2) { pageInfo { endCursor } } }")["tasks"]
+    statements.clear()
+    query = "query ($a: String) { tasks(first: 3, after: $a) { nodes { owner { name } } } }"
+    found = data(client, alice, query, a=first["pageInfo"]["endCursor"])
+    assert [node["owner"] for node in found["tasks"]["nodes"]] == [me] * 3
+    assert statements
+    assert all("FROM tasks" in sql and "ORDER BY" in sql for sql in statements)
 
 
 PAGE = """query ($first: Int, $after: String, $sort: TaskOrderField!) {
@@ -192,7 +256,7 @@ def test_a_fragment_spread_again_and_again_is_walked_once() -> None:
         {each.name.value: each for each in definitions if isinstance(each, FragmentDefinitionNode)}
     )
     raw = SimpleNamespace(field_nodes=list(operation.selection_set.selections), fragments=fragments)
-    assert page_task_fields(SimpleNamespace(_raw_info=raw)) == {"title"}  # type: ignore[arg-type]
+    assert page_fields(SimpleNamespace(_raw_info=raw)).tasks == {"title"}  # type: ignore[arg-type]
     assert set(fragments.lookups.values()) == {1}
 
 

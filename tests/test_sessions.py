@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
+import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlmodel import col, update
@@ -15,7 +16,7 @@ from app.settings import Settings
 from models.session import LoginSession
 from models.token import RefreshToken
 from models.utc import utcnow
-from tests.support import Account, database, error_codes, graphql, login
+from tests.support import Account, create_task, database, error_codes, graphql, login
 
 ME = "{ me { email } }"
 
@@ -47,6 +48,43 @@ def test_logout_through_graphql_stops_them_too(client: TestClient, alice: Accoun
     mutation = "mutation($t: String!) { logout(refreshToken: $t) }"
     assert graphql(client, mutation, {"t": alice.refresh_token}, account=alice)["data"]
     assert not works_on_both_doors(client, alice)
+
+
+def log_out(client: TestClient, account: Account) -> None:
+    body = {"refresh_token": account.refresh_token}
+    assert client.post("/api/auth/logout", json=body, headers=account.headers).status_code == 200
+
+
+PAGES = [
+    "{ tasks { nodes { id } } }",
+    "{ tasks { nodes { owner { name } } } }",
+    "{ trash { nodes { id owner { email } } } }",
+]
+
+
+@pytest.mark.parametrize("query", PAGES)
+def test_a_page_with_tasks_on_it_is_refused_once_the_session_has_ended(
+    client: TestClient, alice: Account, query: str
+) -> None:
+    """Its own statement checks the session: the tasks it found are not answered."""
+    create_task(client, alice, "live")
+    trashed = create_task(client, alice, "trashed")
+    client.delete(f"/api/tasks/{trashed['id']}", headers=alice.headers)
+    log_out(client, alice)
+    body = graphql(client, query, account=alice)
+    assert (body["data"], error_codes(body)) == (None, ["UNAUTHENTICATED"])
+
+
+def test_a_page_after_a_cursor_is_refused_once_the_session_has_ended(
+    client: TestClient, alice: Account
+) -> None:
+    for title in ("one", "two", "three"):
+        create_task(client, alice, title)
+    first = graphql(client, "{ tasks(first: 1) { pageInfo { endCursor } } }", account=alice)
+    log_out(client, alice)
+    query = "query ($a: String) { tasks(after: $a) { nodes { owner { name } } } }"
+    body = graphql(client, query, {"a": first["data"]["tasks"]["pageInfo"]["endCursor"]}, alice)
+    assert (body["data"], error_codes(body)) == (None, ["UNAUTHENTICATED"])
 
 
 def test_logout_ends_only_its_own_session(client: TestClient, alice: Account) -> None:
