@@ -120,6 +120,16 @@ def test_each_owner_field_answers_the_viewers_own(
     assert [edge["node"]["owner"] for edge in edges["tasks"]["edges"]] == [mine] * 5
 
 
+def test_the_tasks_in_the_trash_answer_their_owner_too(
+    client: TestClient, alice: Account, tasks: None
+) -> None:
+    for task in client.get("/api/tasks", headers=alice.headers).json()[:2]:
+        client.delete(f"/api/tasks/{task['id']}", headers=alice.headers)
+    me = data(client, alice, "{ me { id email name createdAt } }")["me"]
+    found = data(client, alice, "{ trash { nodes { owner { id email name createdAt } } } }")
+    assert [node["owner"] for node in found["trash"]["nodes"]] == [me] * 2
+
+
 def test_owner_fields_behind_fragments_aliases_and_directives_are_read(
     client: TestClient, alice: Account, tasks: None
 ) -> None:
