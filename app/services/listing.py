@@ -22,13 +22,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, select
 
-from app.errors import AuthError
 from app.prepared import AnySelect, Row
 from app.security import TokenClaims
 from app.services.cursors import INVALID_CURSOR, Position, decode_cursor, encode_cursor
 from app.services.listing_filters import SHAPES_KEPT, Shape, Where, count, filter_conditions
 from app.services.listing_orders import TRASH_ORDER, Order, order_of
-from app.services.sessions import SESSION_ENDED, require_session, session_live
+from app.services.sessions import require_live, require_session, session_live
 from app.services.task_table import COLUMNS, TRASH_FIELDS, TaskRow, row_of
 from app.services.users import USERS
 from app.statements import Runner
@@ -197,8 +196,7 @@ def _owner(
         require_session(runner, viewer)  # no row to say whether it is
         return {}
     live, *read = found[0][len(fields) :]
-    if not live:
-        raise AuthError(SESSION_ENDED)
+    require_live(live)
     return dict(zip(owner, read, strict=True))
 
 

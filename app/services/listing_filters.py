@@ -25,10 +25,9 @@ from sqlalchemy import (
     true,
 )
 
-from app.errors import AuthError
 from app.prepared import AnySelect
 from app.security import TokenClaims
-from app.services.sessions import SESSION_ENDED, caller, session_live
+from app.services.sessions import caller, require_live, session_live
 from app.services.task_table import COLUMNS, LIVE, OWNED, TASKS, TRASHED
 from app.statements import Runner
 from app.unicode_lower import unicode_lower
@@ -180,8 +179,7 @@ def count(runner: Runner, where: Where) -> int:
     found = runner.first(_count_statement(where.shape), where.values)
     assert found is not None  # an aggregate always answers a row
     total, alive = found
-    if not alive:
-        raise AuthError(SESSION_ENDED)
+    require_live(alive)
     return int(total)
 
 
@@ -195,6 +193,5 @@ def task_stats(runner: Runner, viewer: TokenClaims, /) -> TaskStats:
     found = runner.first(_STATS, caller(viewer))
     assert found is not None  # an aggregate always answers a row
     total, completed, alive = found
-    if not alive:
-        raise AuthError(SESSION_ENDED)
+    require_live(alive)
     return TaskStats(total=total, completed=completed, pending=total - completed)

@@ -67,6 +67,13 @@ def caller(viewer: TokenClaims) -> dict[str, object]:
 _SESSION_LIVE = select(literal(True)).where(session_live())
 
 
+def require_live(live: object) -> None:
+    """`AuthError` when a statement's `session_live()` column read false: for the statements
+    that carry the check as a column (an aggregate, a page), so that it answers on every row."""
+    if not live:
+        raise AuthError(SESSION_ENDED)
+
+
 def require_session(runner: Runner, viewer: TokenClaims) -> None:
     """`AuthError` when the session of an access token has ended. For the services whose
     statement found nothing: was it the row, or the session?"""
